@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(60)
 class DirtyRunCursorTest
@@ -151,9 +150,9 @@ class DirtyRunCursorTest
     void shouldNotAllocateWhileIterating()
     {
         final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean);
+        assertTrue(bean instanceof com.sun.management.ThreadMXBean, "HotSpot thread allocation counters needed");
         final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled());
+        assertTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(), "thread allocation counters disabled");
 
         final DirtyBitmap bitmap = new DirtyBitmap(new BitmapGeometry(4096L * 4096, 4096));
         for (long bit = 0; bit < bitmap.bitCount(); bit += 3)

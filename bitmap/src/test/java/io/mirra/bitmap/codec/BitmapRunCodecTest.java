@@ -17,7 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(60)
 class BitmapRunCodecTest
@@ -291,9 +290,9 @@ class BitmapRunCodecTest
     void shouldNotAllocateWhileEncodingOrDecoding() throws BitmapCodecException
     {
         final java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        assumeTrue(bean instanceof com.sun.management.ThreadMXBean);
+        assertTrue(bean instanceof com.sun.management.ThreadMXBean, "HotSpot thread allocation counters needed");
         final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)bean;
-        assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled());
+        assertTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(), "thread allocation counters disabled");
 
         final Random random = TestSupport.random("BitmapRunCodecTest.shouldNotAllocateWhileEncodingOrDecoding", 34L);
         final DirtyBitmap source = new DirtyBitmap(new BitmapGeometry(20_000L * 4096, 4096));
