@@ -5,11 +5,12 @@ set -Eeuo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 
 # Real NBD clients are part of the suite: a missing one is a test failure, so install them all here.
-PACKAGES=(openjdk-17-jdk-headless maven libnbd-bin nbdfuse qemu-utils fio fuse3 e2fsprogs util-linux
+# (libnbd-bin ships nbdinfo, nbdcopy and nbdfuse on Debian 12.)
+PACKAGES=(openjdk-17-jdk-headless maven libnbd-bin qemu-utils fio fuse3 e2fsprogs util-linux
           nbdkit nbd-server iperf3 python3 procps iproute2)
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg -s "$p" 2>/dev/null | grep -q "^Status: install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "run-tests: installing ${missing[*]}" >&2

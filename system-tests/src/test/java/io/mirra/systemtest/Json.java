@@ -1,0 +1,253 @@
+package io.mirra.systemtest;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A small strict JSON reader for client output ({@code nbdinfo --json}, {@code fio --output-format=json}): objects
+ * become {@link Map}, arrays {@link List}, numbers {@link BigDecimal}, plus {@link String}, {@link Boolean} and null.
+ */
+final class Json
+{
+    private final String text;
+    private int pos;
+
+    private Json(final String text)
+    {
+        this.text = text;
+    }
+
+    /**
+     * @param text one JSON value, with optional surrounding whitespace.
+     * @return the value.
+     * @throws IllegalArgumentException on malformed input, naming the position.
+     */
+    static Object parse(final String text)
+    {
+        final Json json = new Json(text);
+        final Object value = json.value();
+        json.skipWhitespace();
+        if (json.pos != text.length())
+        {
+            throw json.error("trailing characters");
+        }
+        return value;
+    }
+
+    /** @return {@code value} as an object, or an assertion-friendly failure. */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> object(final Object value, final String what)
+    {
+        if (!(value instanceof Map))
+        {
+            throw new IllegalArgumentException(what + " is not a JSON object: " + value);
+        }
+        return (Map<String, Object>)value;
+    }
+
+    /** @return {@code value} as an array. */
+    @SuppressWarnings("unchecked")
+    static List<Object> array(final Object value, final String what)
+    {
+        if (!(value instanceof List))
+        {
+            throw new IllegalArgumentException(what + " is not a JSON array: " + value);
+        }
+        return (List<Object>)value;
+    }
+
+    /** @return member {@code key} of {@code object} as a long. */
+    static long longValue(final Map<String, Object> object, final String key)
+    {
+        final Object value = object.get(key);
+        if (!(value instanceof BigDecimal))
+        {
+            throw new IllegalArgumentException("'" + key + "' is not a number: " + value + " in " + object);
+        }
+        return ((BigDecimal)value).longValueExact();
+    }
+
+    private Object value()
+    {
+        skipWhitespace();
+        if (pos >= text.length())
+        {
+            throw error("unexpected end");
+        }
+        final char c = text.charAt(pos);
+        switch (c)
+        {
+            case '{':
+                return objectValue();
+            case '[':
+                return arrayValue();
+            case '"':
+                return string();
+            case 't':
+                return literal("true", Boolean.TRUE);
+            case 'f':
+                return literal("false", Boolean.FALSE);
+            case 'n':
+                return literal("null", null);
+            default:
+                if (c == '-' || (c >= '0' && c <= '9'))
+                {
+                    return number();
+                }
+                throw error("unexpected '" + c + "'");
+        }
+    }
+
+    private Map<String, Object> objectValue()
+    {
+        final Map<String, Object> map = new LinkedHashMap<>();
+        pos++;
+        skipWhitespace();
+        if (peek() == '}')
+        {
+            pos++;
+            return map;
+        }
+        while (true)
+        {
+            skipWhitespace();
+            if (peek() != '"')
+            {
+                throw error("expected a member name");
+            }
+            final String key = string();
+            skipWhitespace();
+            expect(':');
+            map.put(key, value());
+            skipWhitespace();
+            if (peek() == ',')
+            {
+                pos++;
+                continue;
+            }
+            expect('}');
+            return map;
+        }
+    }
+
+    private List<Object> arrayValue()
+    {
+        final List<Object> list = new ArrayList<>();
+        pos++;
+        skipWhitespace();
+        if (peek() == ']')
+        {
+            pos++;
+            return list;
+        }
+        while (true)
+        {
+            list.add(value());
+            skipWhitespace();
+            if (peek() == ',')
+            {
+                pos++;
+                continue;
+            }
+            expect(']');
+            return list;
+        }
+    }
+
+    private String string()
+    {
+        pos++;
+        final StringBuilder sb = new StringBuilder();
+        while (true)
+        {
+            if (pos >= text.length())
+            {
+                throw error("unterminated string");
+            }
+            final char c = text.charAt(pos++);
+            if (c == '"')
+            {
+                return sb.toString();
+            }
+            if (c != '\\')
+            {
+                sb.append(c);
+                continue;
+            }
+            final char e = text.charAt(pos++);
+            switch (e)
+            {
+                case 'n': sb.append('\n'); break;
+                case 't': sb.append('\t'); break;
+                case 'r': sb.append('\r'); break;
+                case 'b': sb.append('\b'); break;
+                case 'f': sb.append('\f'); break;
+                case 'u':
+                    sb.append((char)Integer.parseInt(text.substring(pos, pos + 4), 16));
+                    pos += 4;
+                    break;
+                default: sb.append(e);
+            }
+        }
+    }
+
+    private BigDecimal number()
+    {
+        final int start = pos;
+        while (pos < text.length() && "+-0123456789.eE".indexOf(text.charAt(pos)) >= 0)
+        {
+            pos++;
+        }
+        try
+        {
+            return new BigDecimal(text.substring(start, pos));
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw error("bad number '" + text.substring(start, pos) + "'");
+        }
+    }
+
+    private Object literal(final String word, final Object value)
+    {
+        if (!text.startsWith(word, pos))
+        {
+            throw error("expected " + word);
+        }
+        pos += word.length();
+        return value;
+    }
+
+    private void expect(final char c)
+    {
+        if (peek() != c)
+        {
+            throw error("expected '" + c + "'");
+        }
+        pos++;
+    }
+
+    private char peek()
+    {
+        return pos < text.length() ? text.charAt(pos) : '\0';
+    }
+
+    private void skipWhitespace()
+    {
+        while (pos < text.length() && Character.isWhitespace(text.charAt(pos)))
+        {
+            pos++;
+        }
+    }
+
+    private IllegalArgumentException error(final String message)
+    {
+        final int from = Math.max(0, pos - 40);
+        final int to = Math.min(text.length(), pos + 40);
+        return new IllegalArgumentException("bad JSON at " + pos + ": " + message + " near '" +
+            text.substring(from, to) + "'");
+    }
+}
