@@ -2,6 +2,8 @@ package io.mirra.engine.storage;
 
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A small fixed pool of threads: the only place where blocking disk I/O ({@link BlockStore} calls) runs.
@@ -10,9 +12,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * and run in FIFO order of taking, on as many threads as were asked for. A task that throws is logged and the worker
  * carries on. Completions are the task's business: it hands its result back over a queue of the caller's choice.
  * <p>
+ * Wake-ups: a parked thread costs the producer a futex call and the task a trip through the scheduler, the largest
+ * cost of a 4 KiB request on a busy 2-core machine. So the producer wakes a worker only when no worker is awake and
+ * looking for work ("searching"), and a worker that takes a task wakes a successor only if tasks remain and nobody
+ * else is searching. A burst of requests thus wakes workers one at a time as they are needed, and a worker that
+ * keeps up with the load is never parked and woken per task. Idle workers park; nothing spins.
+ * <p>
  * The workers are never interrupted, not even by {@link #close()}: an interrupt during a FileChannel call would close
- * the channel of the whole store. Close enqueues one stop marker per worker behind the pending tasks instead, so that
- * every accepted task runs before the workers exit.
+ * the channel of the whole store. Close lets the workers drain every accepted task before they exit.
  * <p>
  * Threading: {@link #offer(Runnable)} and {@link #queueDepth()} are thread-safe, never block, and may be called from
  * any thread, including a Netty event loop. {@link #close()} blocks and must not be called from a worker thread.
@@ -20,15 +27,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DiskIoWorkers implements AutoCloseable
 {
     private static final System.Logger LOGGER = System.getLogger(DiskIoWorkers.class.getName());
-
-    // Identity matters, not behaviour: a worker that takes it exits.
-    private static final Runnable STOP = () -> {};
+    private static final int RUNNING = 0;
+    private static final int PARKED = 1;
 
     private final String name;
     private final ArrayBlockingQueue<Runnable> queue;
     private final Thread[] threads;
-    // Counts offer() calls in progress, so that close() can wait until no task can slip in behind the stop markers.
+    // Per worker: RUNNING or PARKED. A waker moves a worker PARKED -> RUNNING by CAS, so exactly one party wakes it.
+    private final AtomicIntegerArray states;
+    // Workers awake and not running a task. Producers skip the wake-up while one is searching.
+    private final AtomicInteger searching = new AtomicInteger();
+    // Counts offer() calls in progress, so that close() can wait until no task can slip in after the last drain.
     private final AtomicInteger offersInProgress = new AtomicInteger();
+    private int nextToWake;
     private volatile boolean closed;
 
     /**
@@ -51,9 +62,12 @@ public final class DiskIoWorkers implements AutoCloseable
         this.name = name;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.threads = new Thread[threads];
+        this.states = new AtomicIntegerArray(threads);
+        searching.set(threads); // every worker starts awake and looks for work before it parks
         for (int i = 0; i < threads; i++)
         {
-            final Thread thread = new Thread(this::run, name + "-" + i);
+            final int index = i;
+            final Thread thread = new Thread(() -> run(index), name + "-" + i);
             thread.setDaemon(true);
             this.threads[i] = thread;
         }
@@ -76,12 +90,20 @@ public final class DiskIoWorkers implements AutoCloseable
         offersInProgress.getAndIncrement();
         try
         {
-            return !closed && queue.offer(task);
+            if (closed || !queue.offer(task))
+            {
+                return false;
+            }
         }
         finally
         {
             offersInProgress.getAndDecrement();
         }
+        if (searching.get() == 0)
+        {
+            wakeOne();
+        }
+        return true;
     }
 
     /**
@@ -110,27 +132,19 @@ public final class DiskIoWorkers implements AutoCloseable
             }
         }
 
-        final boolean alreadyClosed;
-        synchronized (this)
+        closed = true;
+        // An offer that read closed == false may still be adding its task: let it finish, so workers see it.
+        while (offersInProgress.get() > 0)
         {
-            alreadyClosed = closed;
-            closed = true;
+            Thread.onSpinWait();
+        }
+        for (int i = 0; i < threads.length; i++)
+        {
+            states.set(i, RUNNING);
+            LockSupport.unpark(threads[i]);
         }
 
         boolean interrupted = false;
-        if (!alreadyClosed)
-        {
-            // An offer that read closed == false may still be adding its task: let it finish before the markers.
-            while (offersInProgress.get() > 0)
-            {
-                Thread.onSpinWait();
-            }
-            for (int i = 0; i < threads.length; i++)
-            {
-                interrupted |= putUninterruptibly(STOP);
-            }
-        }
-
         for (final Thread thread : threads)
         {
             interrupted |= joinUninterruptibly(thread);
@@ -150,51 +164,83 @@ public final class DiskIoWorkers implements AutoCloseable
         return "DiskIoWorkers{name=" + name + ", threads=" + threads.length + ", queueDepth=" + queue.size() + '}';
     }
 
-    private void run()
+    private void run(final int index)
     {
         while (true)
         {
-            final Runnable task;
-            try
+            final Runnable task = queue.poll();
+            if (task != null)
             {
-                task = queue.take();
+                // Taking work ends this worker's search; if work remains and nobody else searches, pass it on.
+                if (searching.decrementAndGet() == 0 && !queue.isEmpty())
+                {
+                    wakeOne();
+                }
+                runSafely(task);
+                searching.incrementAndGet();
+                continue;
             }
-            catch (final InterruptedException ex)
+            if (closed)
             {
-                // Nobody in mirra interrupts these threads; ignore it rather than let it reach a FileChannel call.
+                if (offersInProgress.get() == 0 && queue.isEmpty())
+                {
+                    searching.decrementAndGet();
+                    return;
+                }
                 continue;
             }
 
-            if (STOP == task)
+            // Publish PARKED before leaving the searchers, then look once more: a producer that saw searching > 0
+            // before our decrement had already queued its task, and we see it here (all atomics are sequentially
+            // consistent), so no task waits while every worker sleeps.
+            states.set(index, PARKED);
+            searching.decrementAndGet();
+            if (!queue.isEmpty() || closed)
             {
-                return;
+                if (states.compareAndSet(index, PARKED, RUNNING))
+                {
+                    searching.incrementAndGet();
+                }
+                // else a waker already moved us to RUNNING and counted us as searching
+                continue;
             }
-
-            try
+            while (states.get(index) == PARKED)
             {
-                task.run();
-            }
-            catch (final Throwable ex)
-            {
-                LOGGER.log(System.Logger.Level.ERROR, Thread.currentThread().getName() + ": disk task failed", ex);
+                LockSupport.park(this); // returns early on unpark or spuriously; the state tells which
+                if (closed && states.compareAndSet(index, PARKED, RUNNING))
+                {
+                    searching.incrementAndGet();
+                }
             }
         }
     }
 
-    private boolean putUninterruptibly(final Runnable task)
+    private void wakeOne()
     {
-        boolean interrupted = false;
-        while (true)
+        final int n = threads.length;
+        final int start = nextToWake; // a racy hint to spread the wake-ups; correctness does not depend on it
+        for (int i = 0; i < n; i++)
         {
-            try
+            final int candidate = (start + i) % n;
+            if (states.get(candidate) == PARKED && states.compareAndSet(candidate, PARKED, RUNNING))
             {
-                queue.put(task); // may wait while the queue is full; the workers are draining it
-                return interrupted;
+                nextToWake = candidate + 1;
+                searching.incrementAndGet(); // counted for the woken worker, so others do not wake a second one
+                LockSupport.unpark(threads[candidate]);
+                return;
             }
-            catch (final InterruptedException ex)
-            {
-                interrupted = true;
-            }
+        }
+    }
+
+    private static void runSafely(final Runnable task)
+    {
+        try
+        {
+            task.run();
+        }
+        catch (final Throwable ex)
+        {
+            LOGGER.log(System.Logger.Level.ERROR, Thread.currentThread().getName() + ": disk task failed", ex);
         }
     }
 

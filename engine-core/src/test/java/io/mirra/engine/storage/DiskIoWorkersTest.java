@@ -176,6 +176,52 @@ class DiskIoWorkersTest
         assertThrows(IllegalArgumentException.class, () -> new DiskIoWorkers("x", 1, 0));
     }
 
+    @Test
+    void shouldNeverLeaveATaskWaitingWhileWorkersSleep() throws Exception
+    {
+        // Producers offer in bursts separated by pauses of random length, so workers keep parking and being woken
+        // at every possible moment; a lost wake-up would leave a task queued and the count short at the deadline.
+        final long seed = Long.getLong("mirra.test.seed", 7L);
+        System.out.println("DiskIoWorkersTest.shouldNeverLeaveATaskWaitingWhileWorkersSleep seed=" + seed);
+        final int producers = 3;
+        final int perProducer = 20_000;
+        final AtomicInteger done = new AtomicInteger();
+        final Runnable task = done::incrementAndGet;
+        try (DiskIoWorkers workers = new DiskIoWorkers("stress", 4, producers * perProducer))
+        {
+            final Thread[] threads = new Thread[producers];
+            for (int p = 0; p < producers; p++)
+            {
+                final java.util.Random random = new java.util.Random(seed + p);
+                threads[p] = new Thread(() ->
+                {
+                    for (int i = 0; i < perProducer; i++)
+                    {
+                        assertTrue(workers.offer(task));
+                        if (random.nextInt(64) == 0)
+                        {
+                            final long untilNs = System.nanoTime() + random.nextInt(200_000);
+                            while (System.nanoTime() - untilNs < 0)
+                            {
+                                Thread.onSpinWait();
+                            }
+                        }
+                    }
+                });
+                threads[p].start();
+            }
+            for (final Thread thread : threads)
+            {
+                thread.join();
+            }
+            awaitCondition(() -> done.get() == producers * perProducer);
+            // and a single task offered to a fully idle pool still runs
+            awaitCondition(() -> workers.queueDepth() == 0);
+            assertTrue(workers.offer(task));
+            awaitCondition(() -> done.get() == producers * perProducer + 1);
+        }
+    }
+
     private static void block(final CountDownLatch running, final CountDownLatch release)
     {
         running.countDown();
