@@ -46,6 +46,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     private boolean noZeroes;
     private boolean structuredReplies;
     private boolean allocationContext;
+    private NbdExport allocationContextExport;
     private int optionCount;
     private int option;
     private long optionLength;
@@ -307,6 +308,12 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     private void onMetaContext(final ChannelHandlerContext ctx, final int option, final ByteBuf data)
     {
         final boolean set = option == OPT_SET_META_CONTEXT;
+        if (set)
+        {
+            // A SET replaces the previous selection even when it fails.
+            allocationContext = false;
+            allocationContextExport = null;
+        }
         if (set && !structuredReplies)
         {
             replyError(ctx, option, REP_ERR_INVALID, "NBD_OPT_SET_META_CONTEXT needs NBD_OPT_STRUCTURED_REPLY first");
@@ -331,7 +338,8 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
             replyError(ctx, option, REP_ERR_INVALID, optionName(option) + ": export name is not UTF-8");
             return;
         }
-        if (exports.find(name) == null)
+        final NbdExport export = exports.find(name);
+        if (export == null)
         {
             replyError(ctx, option, REP_ERR_UNKNOWN, "no export named '" + name + "'");
             return;
@@ -372,6 +380,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
         if (set)
         {
             allocationContext = matched;
+            allocationContextExport = export;
         }
         if (matched)
         {
@@ -408,7 +417,9 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     {
         state = State.DONE;
         cancelDeadline();
-        final NbdSession session = new NbdSession(export, structuredReplies, structuredReplies && allocationContext);
+        // Contexts selected for another export do not apply (the client must SET_META_CONTEXT the export it GOes to).
+        final NbdSession session = new NbdSession(export, structuredReplies,
+            structuredReplies && allocationContext && allocationContextExport == export);
         LOG.log(Level.DEBUG, "{0}: transmission on export ''{1}'' (structured replies {2}, base:allocation {3})",
             ctx.channel().remoteAddress(), export.name(), session.structuredReplies(), session.allocationContext());
         final NbdTransmissionHandler transmission = new NbdTransmissionHandler(session, context);

@@ -4,8 +4,8 @@ import io.mirra.nbd.spi.NbdRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 
 import java.lang.System.Logger.Level;
 
@@ -22,9 +22,12 @@ import static io.mirra.nbd.protocol.NbdProtocol.*;
  * <p>
  * Bad input: a wrong request magic closes the connection (the stream can no longer be framed); a write longer than
  * the maximum payload is skipped without being stored and completed with EOVERFLOW.
+ * <p>
+ * Back-pressure: when the next handler turns auto-read off (too much in flight), no further request is decoded, not
+ * even from bytes already received; they are kept until it turns auto-read on again (which calls {@link #read}).
  * Not sharable: one instance per connection, used only on its event loop.
  */
-final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
+final class NbdRequestDecoder extends ChannelDuplexHandler
 {
     /** Payload pieces kept as a zero-copy composite before switching to copying. */
     static final int MAX_PAYLOAD_COMPONENTS = 256;
@@ -42,6 +45,8 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
     private NbdRequest current;
     private long remaining;
     private ByteBuf payload;
+    private ByteBuf stalled;
+    private boolean resumeScheduled;
 
     NbdRequestDecoder(final NbdRequestPool pool)
     {
@@ -52,6 +57,17 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
         final ByteBuf in = (ByteBuf)msg;
+        if (stalled != null)
+        {
+            // Reads are off while stalled, so this is rare: keep the order by queueing behind the stalled bytes.
+            stalled = ctx.alloc().compositeBuffer(2).addComponents(true, stalled, in);
+            return;
+        }
+        decode(ctx, in);
+    }
+
+    private void decode(final ChannelHandlerContext ctx, final ByteBuf in)
+    {
         try
         {
             while (in.isReadable() && state != State.BROKEN)
@@ -59,6 +75,11 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
                 switch (state)
                 {
                     case HEADER:
+                        if (!ctx.channel().config().isAutoRead())
+                        {
+                            stalled = in.retain(); // paused: decode no further request until read() resumes
+                            return;
+                        }
                         decodeHeader(ctx, in);
                         break;
                     case PAYLOAD:
@@ -81,6 +102,38 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
         finally
         {
             in.release();
+        }
+    }
+
+    /** Auto-read was turned back on (or a read requested): first decode what is stalled, then read the socket. */
+    @Override
+    public void read(final ChannelHandlerContext ctx)
+    {
+        if (stalled == null)
+        {
+            ctx.read();
+        }
+        else if (!resumeScheduled)
+        {
+            resumeScheduled = true; // later, not from inside the handler that turned auto-read on
+            ctx.executor().execute(() -> resume(ctx));
+        }
+    }
+
+    private void resume(final ChannelHandlerContext ctx)
+    {
+        resumeScheduled = false;
+        final ByteBuf in = stalled;
+        if (in == null)
+        {
+            return; // released by a close meanwhile
+        }
+        stalled = null;
+        decode(ctx, in);
+        ctx.fireChannelReadComplete();
+        if (stalled == null && ctx.channel().config().isAutoRead())
+        {
+            ctx.read();
         }
     }
 
@@ -206,6 +259,11 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter
     public void handlerRemoved(final ChannelHandlerContext ctx)
     {
         releasePartialHeader();
+        if (stalled != null)
+        {
+            stalled.release();
+            stalled = null;
+        }
         if (payload != null)
         {
             payload.release();

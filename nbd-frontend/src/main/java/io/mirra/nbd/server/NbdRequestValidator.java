@@ -85,7 +85,9 @@ final class NbdRequestValidator
         final long offset = request.offsetBytes();
         if (offset < 0 || offset > size || request.lengthBytes() > size - offset)
         {
-            return refuse(request, writes ? ENOSPC : EINVAL, "range offset " + Long.toUnsignedString(offset) +
+            // The spec asks ENOSPC for writes and write-zeroes beyond the end, EINVAL for reads, trims, status.
+            final boolean enospc = type == CMD_WRITE || type == CMD_WRITE_ZEROES;
+            return refuse(request, enospc ? ENOSPC : EINVAL, "range offset " + Long.toUnsignedString(offset) +
                 " length " + request.lengthBytes() + " is beyond the end of the export (" + size + " bytes)");
         }
         return true;

@@ -10,6 +10,7 @@ import io.netty.util.internal.PlatformDependent;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.util.Queue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static io.mirra.nbd.protocol.NbdProtocol.*;
@@ -21,8 +22,9 @@ import static io.mirra.nbd.protocol.NbdProtocol.*;
  * Threading: requests arrive on the event loop; backends complete them on their own threads into an MPSC queue that
  * one reusable task drains on the event loop, writing every ready reply and flushing once per batch.
  * <p>
- * Back-pressure: when the requests or payload bytes in flight exceed their bounds the connection stops reading from
- * the socket (TCP then pushes back on the client) until half of them have completed.
+ * Back-pressure: when the requests or payload bytes in flight exceed their bounds, or replies pile up in the outbound
+ * buffer because the client does not read them (the channel is not writable), the connection stops reading and
+ * decoding (TCP then pushes back on the client) until half of the work has completed and the replies have drained.
  * Not sharable.
  */
 final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implements NbdRequest.Completion
@@ -100,11 +102,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
             default:
                 break;
         }
-        if (!paused && (inFlightRequests >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes))
-        {
-            paused = true;
-            ctx.channel().config().setAutoRead(false);
-        }
+        updateReading();
         backend.submit(request);
     }
 
@@ -125,8 +123,32 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
         completed.offer(request);
         if (drainScheduled.compareAndSet(false, true))
         {
-            ctx.executor().execute(drainTask);
+            try
+            {
+                ctx.executor().execute(drainTask);
+            }
+            catch (final RejectedExecutionException ex)
+            {
+                // The event loop is gone (the server closed while the backend still worked): nobody will drain the
+                // queue, and the connection is closed, so release the buffers here. The pool belongs to the dead loop.
+                releaseAbandoned();
+            }
         }
+    }
+
+    private void releaseAbandoned()
+    {
+        do
+        {
+            NbdRequest request;
+            while ((request = completed.poll()) != null)
+            {
+                releaseBuffers(request);
+            }
+            drainScheduled.set(false);
+        }
+        // another thread may have queued after our last poll and seen drainScheduled still set: take its turn
+        while (!completed.isEmpty() && drainScheduled.compareAndSet(false, true));
     }
 
     private void drainCompleted()
@@ -153,12 +175,34 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
             recycle(request);
         }
         flushIfNeeded();
-        if (paused && inFlightRequests <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2)
+        updateReading();
+        closeIfIdle();
+    }
+
+    @Override
+    public void channelWritabilityChanged(final ChannelHandlerContext ctx)
+    {
+        updateReading();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /** Pause reading past any bound; resume once half the work is done and the replies have drained. */
+    private void updateReading()
+    {
+        final boolean writable = ctx.channel().isWritable();
+        if (!paused)
+        {
+            if (inFlightRequests >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes || !writable)
+            {
+                paused = true;
+                ctx.channel().config().setAutoRead(false);
+            }
+        }
+        else if (writable && inFlightRequests <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2)
         {
             paused = false;
             ctx.channel().config().setAutoRead(true);
         }
-        closeIfIdle();
     }
 
     private void closeIfIdle()
@@ -255,6 +299,12 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
 
     private void recycle(final NbdRequest request)
     {
+        releaseBuffers(request);
+        pool.release(request);
+    }
+
+    private static void releaseBuffers(final NbdRequest request)
+    {
         if (request.payload() != null)
         {
             request.payload().release();
@@ -265,7 +315,6 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
             request.readTarget().release();
             request.readTarget(null);
         }
-        pool.release(request);
     }
 
     @Override
