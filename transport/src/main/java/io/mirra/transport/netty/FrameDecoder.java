@@ -1,0 +1,325 @@
+package io.mirra.transport.netty;
+
+import io.mirra.transport.netty.FrameDecodingException.Reason;
+import io.mirra.transport.protocol.FrameHeaderFlyweight;
+import io.mirra.transport.protocol.WriteFlyweight;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.lang.System.Logger.Level;
+
+import static io.mirra.transport.protocol.ReplicationProtocol.*;
+
+/**
+ * Splits a stream into {@link Frame}s, validating every header field before trusting it, without copying bodies.
+ * <p>
+ * <b>Zero copy:</b> Netty's {@code ByteToMessageDecoder} copies its cumulation whenever a retained slice of it is
+ * still in use, which is the normal case here (write data waits for the disk), so this decoder instead keeps each
+ * body as a retained slice of the buffer the socket filled, or a composite of such slices when it arrived in
+ * several reads. Only a body that arrives in pathologically many tiny pieces is copied, into a buffer that grows
+ * with what was received. The 24-byte header is copied into a field of the decoder.
+ * <p>
+ * <b>Bad input</b> is never thrown and never allocates what it announces: a wrong magic, an unsupported version,
+ * undefined flags, an unknown type, a type not allowed on this stream or in this phase, a body length above the
+ * type's bound (checked on the header alone, before any of the body is awaited), a length inconsistent with the type,
+ * or a sequence gap each produces a {@link FrameDecodingException} with its {@link Reason}, a log line naming the
+ * remote address, a user event carrying the exception, and a closed channel; everything received afterwards is
+ * dropped.
+ * <p>
+ * <b>Phases:</b> until {@link #handshakeCompleted(int, int)} only the handshake messages are accepted, with the
+ * handshake version; afterwards only the messages of the stream, with the agreed version (and REFUSE).
+ * <p>
+ * Threading: not sharable; one instance per channel, used only on its event loop.
+ */
+public final class FrameDecoder extends ChannelInboundHandlerAdapter
+{
+    /** Body pieces kept as a zero-copy composite before switching to copying. */
+    public static final int MAX_BODY_COMPONENTS = 64;
+
+    private static final System.Logger LOG = System.getLogger(FrameDecoder.class.getName());
+
+    private enum State
+    {
+        HEADER, BODY, BROKEN
+    }
+
+    private final int maxWriteDataLength;
+    private final byte[] headerBytes = new byte[HEADER_LENGTH];
+    private final FrameHeaderFlyweight header = new FrameHeaderFlyweight().wrap(new UnsafeBuffer(headerBytes), 0);
+    private State state = State.HEADER;
+    private int headerFill;
+    private int streamKind;
+    private int version = HANDSHAKE_VERSION;
+    private long expectedSequence = 1;
+    private int remaining;
+    private ByteBuf body;
+    private FrameDecodingException failure;
+
+    /** A decoder accepting writes of up to 1 MiB ({@code ReplicationProtocol.MAX_WRITE_DATA_LENGTH}). */
+    public FrameDecoder()
+    {
+        this(MAX_WRITE_DATA_LENGTH);
+    }
+
+    /**
+     * @param maxWriteDataLength the largest write data accepted, 0..{@link
+     *                           io.mirra.transport.protocol.ReplicationProtocol#MAX_WRITE_DATA_LENGTH}.
+     */
+    public FrameDecoder(final int maxWriteDataLength)
+    {
+        if (maxWriteDataLength < 0 || maxWriteDataLength > MAX_WRITE_DATA_LENGTH)
+        {
+            throw new IllegalArgumentException("maxWriteDataLength out of 0.." + MAX_WRITE_DATA_LENGTH + ": " +
+                maxWriteDataLength);
+        }
+        this.maxWriteDataLength = maxWriteDataLength;
+    }
+
+    /**
+     * Leave the handshake phase: from now on accept the messages of this stream, with this version.
+     *
+     * @param agreedVersion the version both sides agreed on.
+     * @param streamKind    {@link io.mirra.transport.protocol.ReplicationProtocol#STREAM_DATA} or
+     *                      {@link io.mirra.transport.protocol.ReplicationProtocol#STREAM_CONTROL}.
+     */
+    public void handshakeCompleted(final int agreedVersion, final int streamKind)
+    {
+        if (streamKind != STREAM_DATA && streamKind != STREAM_CONTROL)
+        {
+            throw new IllegalArgumentException("stream kind " + streamKind);
+        }
+        this.version = agreedVersion;
+        this.streamKind = streamKind;
+    }
+
+    /** @return why the stream was closed, or null while it decodes. */
+    public FrameDecodingException failure()
+    {
+        return failure;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+    {
+        if (!(msg instanceof ByteBuf))
+        {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        final ByteBuf in = (ByteBuf)msg;
+        try
+        {
+            while (in.isReadable() && state != State.BROKEN)
+            {
+                if (state == State.HEADER)
+                {
+                    decodeHeader(ctx, in);
+                }
+                else
+                {
+                    decodeBody(ctx, in);
+                }
+            }
+        }
+        finally
+        {
+            in.release();
+        }
+    }
+
+    private void decodeHeader(final ChannelHandlerContext ctx, final ByteBuf in)
+    {
+        final int take = Math.min(in.readableBytes(), HEADER_LENGTH - headerFill);
+        in.readBytes(headerBytes, headerFill, take);
+        headerFill += take;
+        if (headerFill < HEADER_LENGTH)
+        {
+            return;
+        }
+        headerFill = 0;
+        if (!validateHeader(ctx))
+        {
+            return;
+        }
+        expectedSequence++;
+        remaining = (int)header.bodyLength();
+        if (remaining == 0)
+        {
+            emit(ctx, Unpooled.EMPTY_BUFFER);
+        }
+        else
+        {
+            state = State.BODY;
+        }
+    }
+
+    private boolean validateHeader(final ChannelHandlerContext ctx)
+    {
+        if (header.magic() != MAGIC)
+        {
+            return fail(ctx, Reason.BAD_MAGIC, "magic 0x" + Integer.toHexString(header.magic()) + ", expected 0x" +
+                Integer.toHexString(MAGIC) + " (\"MIRA\")");
+        }
+        final int type = header.type();
+        final boolean handshakeFrame = type == REFUSE || streamKind == 0;
+        final int expectedVersion = handshakeFrame ? HANDSHAKE_VERSION : version;
+        if (header.version() != expectedVersion)
+        {
+            return fail(ctx, Reason.UNSUPPORTED_VERSION, "version " + header.version() + " in a " +
+                typeName(type) + " frame, expected " + expectedVersion);
+        }
+        if ((header.flags() & ~KNOWN_FRAME_FLAGS) != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "frame flags 0x" + Integer.toHexString(header.flags()));
+        }
+        if (!isKnownType(type))
+        {
+            return fail(ctx, Reason.UNKNOWN_TYPE, "type " + type);
+        }
+        if (streamKind == 0 ? !isHandshakeType(type) : type != REFUSE && (isHandshakeType(type) ||
+            (streamsOf(type) & streamKind) == 0))
+        {
+            return fail(ctx, Reason.UNEXPECTED_TYPE, typeName(type) + (streamKind == 0 ? " before the handshake" :
+                " on the " + streamName(streamKind) + " stream after the handshake"));
+        }
+        if (header.volume() >= MAX_VOLUMES)
+        {
+            return fail(ctx, Reason.BAD_VOLUME, "volume " + header.volume() + ", maximum " + (MAX_VOLUMES - 1));
+        }
+        final long bodyLength = header.bodyLength();
+        final int min = minBodyLength(type);
+        final int max = maxBodyLength(type, maxWriteDataLength);
+        if (bodyLength > max && min != max)
+        {
+            return fail(ctx, Reason.FRAME_TOO_LONG, typeName(type) + " body of " + bodyLength +
+                " bytes, maximum " + max);
+        }
+        if (bodyLength < min || bodyLength > max)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, typeName(type) + " body of " + bodyLength + " bytes, expected " +
+                (min == max ? String.valueOf(min) : min + ".." + max));
+        }
+        if (header.sequence() != expectedSequence)
+        {
+            return fail(ctx, Reason.SEQUENCE_GAP, "sequence " + Long.toUnsignedString(header.sequence()) +
+                ", expected " + expectedSequence);
+        }
+        return true;
+    }
+
+    private void decodeBody(final ChannelHandlerContext ctx, final ByteBuf in)
+    {
+        final int take = Math.min(in.readableBytes(), remaining);
+        remaining -= take;
+        if (body == null && remaining == 0)
+        {
+            body = in.readRetainedSlice(take); // the common case: the whole body in one read, no copy
+        }
+        else if (body == null)
+        {
+            final CompositeByteBuf composite = ctx.alloc().compositeDirectBuffer(MAX_BODY_COMPONENTS);
+            composite.addComponent(true, in.readRetainedSlice(take));
+            body = composite;
+        }
+        else if (body instanceof CompositeByteBuf &&
+            ((CompositeByteBuf)body).numComponents() < MAX_BODY_COMPONENTS - 1)
+        {
+            ((CompositeByteBuf)body).addComponent(true, in.readRetainedSlice(take));
+        }
+        else
+        {
+            if (body instanceof CompositeByteBuf)
+            {
+                // Too many tiny pieces: copy into a buffer sized by what arrived (grows as more arrives).
+                final int total = body.readableBytes() + take + remaining;
+                final ByteBuf copy = ctx.alloc().directBuffer(Math.min(total, body.readableBytes() * 2), total);
+                copy.writeBytes(body);
+                body.release();
+                body = copy;
+            }
+            body.writeBytes(in, take);
+        }
+        if (remaining == 0)
+        {
+            final ByteBuf complete = body;
+            body = null;
+            if (validateBody(ctx, complete))
+            {
+                emit(ctx, complete);
+            }
+            else
+            {
+                complete.release();
+            }
+        }
+    }
+
+    private boolean validateBody(final ChannelHandlerContext ctx, final ByteBuf complete)
+    {
+        if (header.type() == WRITE)
+        {
+            final int at = complete.readerIndex();
+            final long dataLength = complete.getUnsignedIntLE(at + WriteFlyweight.DATA_LENGTH_OFFSET);
+            if (dataLength != complete.readableBytes() - WriteFlyweight.HEADER_LENGTH)
+            {
+                return fail(ctx, Reason.BAD_LENGTH, "WRITE data length " + dataLength + " in a body of " +
+                    complete.readableBytes() + " bytes");
+            }
+            final int writeFlags = complete.getUnsignedShortLE(at + WriteFlyweight.FLAGS_OFFSET);
+            if ((writeFlags & ~KNOWN_WRITE_FLAGS) != 0)
+            {
+                return fail(ctx, Reason.BAD_FLAGS, "write flags 0x" + Integer.toHexString(writeFlags));
+            }
+        }
+        return true;
+    }
+
+    private void emit(final ChannelHandlerContext ctx, final ByteBuf complete)
+    {
+        state = State.HEADER;
+        ctx.fireChannelRead(new Frame(header.version(), header.type(), header.flags(), header.volume(),
+            header.sequence(), complete));
+    }
+
+    private boolean fail(final ChannelHandlerContext ctx, final Reason reason, final String detail)
+    {
+        state = State.BROKEN;
+        releaseBody();
+        failure = new FrameDecodingException(reason, detail);
+        LOG.log(Level.WARNING, "{0}: bad frame, closing: {1}", ctx.channel().remoteAddress(), failure.getMessage());
+        ctx.fireUserEventTriggered(failure);
+        ctx.close();
+        return false;
+    }
+
+    private void releaseBody()
+    {
+        if (body != null)
+        {
+            body.release();
+            body = null;
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void handlerRemoved(final ChannelHandlerContext ctx)
+    {
+        releaseBody();
+        state = State.BROKEN;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void channelInactive(final ChannelHandlerContext ctx) throws Exception
+    {
+        releaseBody();
+        state = State.BROKEN;
+        super.channelInactive(ctx);
+    }
+}

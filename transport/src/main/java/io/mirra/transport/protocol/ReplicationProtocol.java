@@ -1,0 +1,347 @@
+package io.mirra.transport.protocol;
+
+import java.nio.ByteOrder;
+
+/**
+ * The replication wire protocol, declared once: magic, versions, the frame header, every message type with the
+ * stream it travels on and the bounds of its body, flags, feature bits, refusal reasons and limits. The layout of
+ * each message body is declared by its flyweight in this package ({@link HelloFlyweight}, {@link WriteFlyweight},
+ * ...), each with its own diagram; {@code docs/wire-protocol.md} describes the whole protocol in prose.
+ * <p>
+ * <b>Byte order:</b> everything is <b>little-endian</b> ({@link #BYTE_ORDER}), like Aeron and Longhorn's data
+ * connection: both ends are x86-64 or arm64 hosts, so no field is ever swapped.
+ * <p>
+ * <b>Rule (DRBD's {@code DP_*} rule):</b> any change to a layout, a type id, a flag or the meaning of a field bumps
+ * {@link #PROTOCOL_VERSION} or adds a feature bit. The frame header and the handshake messages ({@link #HELLO},
+ * {@link #AUTH_RESPONSE}, {@link #AUTH_OK}, {@link #REFUSE}) are frozen for all versions: they are always sent with
+ * header version {@link #HANDSHAKE_VERSION}, so two nodes of any versions can always tell each other why they
+ * cannot talk.
+ * <p>
+ * <b>Frame header</b> ({@link #HEADER_LENGTH} = 24 bytes), followed by {@code bodyLength} bytes of body:
+ * <pre>
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +---------------------------------------------------------------+
+ *  |                  Magic "MIRA" (bytes 4D 49 52 41)             |  0
+ *  +-------------------------------+-------------------------------+
+ *  |           Version             |             Type              |  4
+ *  +-------------------------------+-------------------------------+
+ *  |          Frame Flags          |            Volume             |  8
+ *  +-------------------------------+-------------------------------+
+ *  |                      Body Length (u32)                        | 12
+ *  +---------------------------------------------------------------+
+ *  |                   Stream Sequence (u64)                       | 16
+ *  |                                                               |
+ *  +---------------------------------------------------------------+
+ * </pre>
+ * <ul>
+ *     <li><b>Version</b>: {@link #HANDSHAKE_VERSION} for handshake messages, the agreed version afterwards.</li>
+ *     <li><b>Frame Flags</b>: none is defined in version 1; a frame with any bit set is refused.</li>
+ *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}), zero otherwise; always
+ *     below {@link #MAX_VOLUMES}.</li>
+ *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
+ *     {@link #maxBodyLength(int, int)}) and never above {@link #MAX_FRAME_BODY_LENGTH}.</li>
+ *     <li><b>Stream Sequence</b>: 1 for the first frame a side sends on a stream, then +1 per frame. A gap means a
+ *     framing bug or corruption and closes the stream.</li>
+ * </ul>
+ * <b>Streams:</b> a connection to a peer is two TCP connections, {@link #STREAM_DATA} (writes, resync data: bulk)
+ * and {@link #STREAM_CONTROL} (acknowledgements, pings: small and urgent), so acknowledgements never wait behind
+ * bulk data (DRBD's data and meta sockets). Each stream runs its own handshake.
+ * <p>
+ * <b>Reserved type ids</b> (declared in later slices together with their flyweights; a version-1 decoder treats them
+ * as unknown and closes): 5..15 handshake extensions; 18 {@code BARRIER} (data), 19 {@code BARRIER_ACK} (control),
+ * 20 {@code RECV_ACK} (control, protocol B), 21 {@code NEG_ACK} (control), 22 {@code FLUSH} (data),
+ * 23 {@code TRIM} (data), 24 {@code WRITE_ZEROES} (data); 48 {@code STATE_CHANGE} (control), 49 {@code UUIDS}
+ * (data), 50 {@code SIZES} (data), 51 {@code TWOPC_PREPARE}, 52 {@code TWOPC_COMMIT}, 53 {@code TWOPC_ABORT}
+ * (control); 64 {@code BITMAP_CHUNK} (data), 65 {@code RESYNC_REQUEST} (data), 66 {@code RESYNC_DATA} (data),
+ * 67 {@code RESYNC_ACK} (control), 68 {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data),
+ * 70 {@code VERIFY_REPLY} (data); 65535 is never used.
+ * <p>
+ * Threading: constants and pure functions only; safe from any thread.
+ */
+public final class ReplicationProtocol
+{
+    private ReplicationProtocol()
+    {
+    }
+
+    // ---- framing ------------------------------------------------------------------------------------------------
+
+    /** Byte order of every multi-byte field. */
+    public static final ByteOrder BYTE_ORDER = ByteOrder.LITTLE_ENDIAN;
+    /** "MIRA": the first four bytes of every frame (4D 49 52 41), read as a little-endian int. */
+    public static final int MAGIC = 0x4152494D;
+    /** The version this build speaks best. */
+    public static final int PROTOCOL_VERSION = 1;
+    /** The oldest version this build still speaks. */
+    public static final int MIN_SUPPORTED_VERSION = 1;
+    /** Header version of the frozen handshake messages (HELLO, AUTH_RESPONSE, AUTH_OK, REFUSE). */
+    public static final int HANDSHAKE_VERSION = 1;
+
+    /** Offset of the magic in the frame header. */
+    public static final int MAGIC_OFFSET = 0;
+    /** Offset of the version (u16). */
+    public static final int VERSION_OFFSET = 4;
+    /** Offset of the message type (u16). */
+    public static final int TYPE_OFFSET = 6;
+    /** Offset of the frame flags (u16). */
+    public static final int FLAGS_OFFSET = 8;
+    /** Offset of the volume number (u16). */
+    public static final int VOLUME_OFFSET = 10;
+    /** Offset of the body length (u32). */
+    public static final int BODY_LENGTH_OFFSET = 12;
+    /** Offset of the stream sequence (u64). */
+    public static final int SEQUENCE_OFFSET = 16;
+    /** Length of the frame header. */
+    public static final int HEADER_LENGTH = 24;
+
+    /** Frame flags defined in version 1: none. A frame with other bits set is refused. */
+    public static final int KNOWN_FRAME_FLAGS = 0;
+
+    // ---- limits -------------------------------------------------------------------------------------------------
+
+    /** Largest data payload of one {@link #WRITE} (1 MiB); a node may configure its decoder lower. */
+    public static final int MAX_WRITE_DATA_LENGTH = 1024 * 1024;
+    /** Largest body of any frame: a WRITE header plus {@link #MAX_WRITE_DATA_LENGTH}. */
+    public static final int MAX_FRAME_BODY_LENGTH = WriteFlyweight.HEADER_LENGTH + MAX_WRITE_DATA_LENGTH;
+    /** Longest node or resource name, in UTF-8 bytes. */
+    public static final int MAX_NAME_LENGTH = 255;
+    /** Longest refusal message, in UTF-8 bytes. */
+    public static final int MAX_REFUSE_MESSAGE_LENGTH = 1024;
+    /** Most volumes in one resource (volume numbers are 0 .. MAX_VOLUMES - 1). */
+    public static final int MAX_VOLUMES = 256;
+    /** Length of the handshake nonce. */
+    public static final int NONCE_LENGTH = 32;
+    /** Length of an HMAC-SHA256 authenticator. */
+    public static final int MAC_LENGTH = 32;
+
+    // ---- streams ------------------------------------------------------------------------------------------------
+
+    /** Stream kind: bulk data (writes, resync). Also the bit for this stream in a stream mask. */
+    public static final int STREAM_DATA = 1;
+    /** Stream kind: acknowledgements and liveness. Also the bit for this stream in a stream mask. */
+    public static final int STREAM_CONTROL = 2;
+    /** Stream mask of the handshake messages: they travel on both streams. */
+    public static final int STREAM_BOTH = STREAM_DATA | STREAM_CONTROL;
+
+    // ---- handshake roles (bound into the AUTH_RESPONSE MAC) ------------------------------------------------------
+
+    /** The side that dialled the stream. */
+    public static final int ROLE_CONNECTOR = 1;
+    /** The side that accepted the stream. */
+    public static final int ROLE_ACCEPTOR = 2;
+
+    // ---- message types ------------------------------------------------------------------------------------------
+
+    /** Handshake, both streams: identity, version range, features, volume sizes, nonce ({@link HelloFlyweight}). */
+    public static final int HELLO = 1;
+    /** Handshake, both streams: HMAC proving knowledge of the shared secret ({@link AuthResponseFlyweight}). */
+    public static final int AUTH_RESPONSE = 2;
+    /** Handshake, both streams: "your AUTH_RESPONSE was verified"; empty body. */
+    public static final int AUTH_OK = 3;
+    /** Both streams, any time: the sender refuses the connection and closes it ({@link RefuseFlyweight}). */
+    public static final int REFUSE = 4;
+    /** Data stream: a replicated write, header then data ({@link WriteFlyweight}). */
+    public static final int WRITE = 16;
+    /** Control stream: acknowledges a {@link #WRITE} ({@link WriteAckFlyweight}). */
+    public static final int WRITE_ACK = 17;
+    /** Control stream: liveness probe ({@link PingFlyweight}). */
+    public static final int PING = 32;
+    /** Control stream: answer to a {@link #PING}, echoing its body ({@link PingFlyweight}). */
+    public static final int PING_ACK = 33;
+
+    // ---- write flags (WriteFlyweight.flags) ---------------------------------------------------------------------
+
+    /** Write flag: the write must be durable on the peer's disk before it is acknowledged. */
+    public static final int WRITE_FLAG_FUA = 1;
+    /** Write flag: flush the peer's disk before applying this write (ordering point). */
+    public static final int WRITE_FLAG_FLUSH = 1 << 1;
+    /** Write flags defined in version 1. */
+    public static final int KNOWN_WRITE_FLAGS = WRITE_FLAG_FUA | WRITE_FLAG_FLUSH;
+
+    // ---- ack flags (WriteAckFlyweight.flags) --------------------------------------------------------------------
+
+    /** Ack flag: the write was received (protocol B). */
+    public static final int ACK_FLAG_RECEIVED = 1;
+    /** Ack flag: the write is on the peer's disk (protocol C). */
+    public static final int ACK_FLAG_DURABLE = 1 << 1;
+
+    // ---- feature bits (negotiated in HELLO: both sides use the AND of both sets) --------------------------------
+
+    /** Feature: LZ4-compressed write and resync payloads. */
+    public static final long FEATURE_LZ4 = 1L;
+    /** Feature: checksum-based resync (send checksums first, data only where they differ). */
+    public static final long FEATURE_CHECKSUM_RESYNC = 1L << 1;
+    /** Feature: resync may run on a connection that does not replicate new writes. */
+    public static final long FEATURE_RESYNC_WITHOUT_REPLICATION = 1L << 2;
+    /** Every feature this build knows. */
+    public static final long KNOWN_FEATURES = FEATURE_LZ4 | FEATURE_CHECKSUM_RESYNC |
+        FEATURE_RESYNC_WITHOUT_REPLICATION;
+
+    // ---- refusal reasons (RefuseFlyweight.reason) ---------------------------------------------------------------
+
+    /** Refused: the peer names another resource. */
+    public static final int REFUSE_WRONG_RESOURCE = 1;
+    /** Refused: no protocol version in common. */
+    public static final int REFUSE_VERSION_MISMATCH = 2;
+    /** Refused: different volume count or volume sizes. */
+    public static final int REFUSE_VOLUME_SIZE_MISMATCH = 3;
+    /** Refused: the peer's AUTH_RESPONSE did not verify (no or another shared secret). */
+    public static final int REFUSE_AUTH_FAILED = 4;
+    /** Refused: the peer's node name is not a configured peer of this resource. */
+    public static final int REFUSE_UNKNOWN_PEER = 5;
+    /** Refused: malformed or unexpected message. */
+    public static final int REFUSE_PROTOCOL_ERROR = 6;
+    /** Refused: the handshake did not complete before its deadline. */
+    public static final int REFUSE_HANDSHAKE_TIMEOUT = 7;
+
+    /**
+     * Name of a refusal reason for logs.
+     *
+     * @param reason code.
+     * @return its name, or {@code UNKNOWN(n)}.
+     */
+    public static String refuseReasonName(final int reason)
+    {
+        switch (reason)
+        {
+            case REFUSE_WRONG_RESOURCE: return "WRONG_RESOURCE";
+            case REFUSE_VERSION_MISMATCH: return "VERSION_MISMATCH";
+            case REFUSE_VOLUME_SIZE_MISMATCH: return "VOLUME_SIZE_MISMATCH";
+            case REFUSE_AUTH_FAILED: return "AUTH_FAILED";
+            case REFUSE_UNKNOWN_PEER: return "UNKNOWN_PEER";
+            case REFUSE_PROTOCOL_ERROR: return "PROTOCOL_ERROR";
+            case REFUSE_HANDSHAKE_TIMEOUT: return "HANDSHAKE_TIMEOUT";
+            default: return "UNKNOWN(" + reason + ")";
+        }
+    }
+
+    // ---- type table ---------------------------------------------------------------------------------------------
+
+    /**
+     * Is this a type id of this version?
+     *
+     * @param type from a frame header.
+     * @return true for the types declared above, false for reserved and unknown ids.
+     */
+    public static boolean isKnownType(final int type)
+    {
+        return streamsOf(type) != 0;
+    }
+
+    /**
+     * Is this one of the frozen handshake messages, the only ones accepted before a stream's handshake completed?
+     *
+     * @param type id.
+     * @return true for HELLO, AUTH_RESPONSE, AUTH_OK and REFUSE.
+     */
+    public static boolean isHandshakeType(final int type)
+    {
+        return type == HELLO || type == AUTH_RESPONSE || type == AUTH_OK || type == REFUSE;
+    }
+
+    /**
+     * Streams a message type may travel on.
+     *
+     * @param type id.
+     * @return mask of {@link #STREAM_DATA} / {@link #STREAM_CONTROL}, 0 for an unknown type.
+     */
+    public static int streamsOf(final int type)
+    {
+        switch (type)
+        {
+            case HELLO:
+            case AUTH_RESPONSE:
+            case AUTH_OK:
+            case REFUSE:
+                return STREAM_BOTH;
+            case WRITE:
+                return STREAM_DATA;
+            case WRITE_ACK:
+            case PING:
+            case PING_ACK:
+                return STREAM_CONTROL;
+            default:
+                return 0;
+        }
+    }
+
+    /**
+     * Shortest valid body of a type.
+     *
+     * @param type a known type id.
+     * @return length in bytes.
+     */
+    public static int minBodyLength(final int type)
+    {
+        switch (type)
+        {
+            case HELLO: return HelloFlyweight.MIN_LENGTH;
+            case AUTH_RESPONSE: return AuthResponseFlyweight.LENGTH;
+            case REFUSE: return RefuseFlyweight.MIN_LENGTH;
+            case WRITE: return WriteFlyweight.HEADER_LENGTH;
+            case WRITE_ACK: return WriteAckFlyweight.LENGTH;
+            case PING:
+            case PING_ACK:
+                return PingFlyweight.LENGTH;
+            default: return 0;
+        }
+    }
+
+    /**
+     * Longest valid body of a type.
+     *
+     * @param type               a known type id.
+     * @param maxWriteDataLength the largest write payload the receiver accepts (at most
+     *                           {@link #MAX_WRITE_DATA_LENGTH}).
+     * @return length in bytes.
+     */
+    public static int maxBodyLength(final int type, final int maxWriteDataLength)
+    {
+        switch (type)
+        {
+            case HELLO: return HelloFlyweight.MAX_LENGTH;
+            case REFUSE: return RefuseFlyweight.MAX_LENGTH;
+            case WRITE: return WriteFlyweight.HEADER_LENGTH + maxWriteDataLength;
+            default: return minBodyLength(type);
+        }
+    }
+
+    /**
+     * Name of a message type for logs.
+     *
+     * @param type id.
+     * @return its name, or {@code UNKNOWN(n)}.
+     */
+    public static String typeName(final int type)
+    {
+        switch (type)
+        {
+            case HELLO: return "HELLO";
+            case AUTH_RESPONSE: return "AUTH_RESPONSE";
+            case AUTH_OK: return "AUTH_OK";
+            case REFUSE: return "REFUSE";
+            case WRITE: return "WRITE";
+            case WRITE_ACK: return "WRITE_ACK";
+            case PING: return "PING";
+            case PING_ACK: return "PING_ACK";
+            default: return "UNKNOWN(" + type + ")";
+        }
+    }
+
+    /**
+     * Name of a stream kind for logs.
+     *
+     * @param streamKind {@link #STREAM_DATA} or {@link #STREAM_CONTROL}.
+     * @return "DATA", "CONTROL" or {@code UNKNOWN(n)}.
+     */
+    public static String streamName(final int streamKind)
+    {
+        switch (streamKind)
+        {
+            case STREAM_DATA: return "DATA";
+            case STREAM_CONTROL: return "CONTROL";
+            default: return "UNKNOWN(" + streamKind + ")";
+        }
+    }
+}
