@@ -8,7 +8,6 @@ import io.mirra.nbd.spi.NbdBackend;
 import io.mirra.nbd.spi.NbdRequest;
 
 import java.lang.System.Logger.Level;
-import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 
 /**
@@ -93,13 +92,8 @@ public final class BlockStoreNbdBackend implements NbdBackend
                     store.read(request.readBuffer(), offset);
                     break;
                 case NbdProtocol.CMD_WRITE:
-                    long position = offset;
-                    for (final ByteBuffer buffer : request.payloadBuffers())
-                    {
-                        final int length = buffer.remaining();
-                        store.write(buffer, position);
-                        position += length;
-                    }
+                    // A payload that spanned socket reads is several buffers: one gathering write, no joining copy.
+                    store.write(request.payloadBuffers(), offset);
                     flushIfFua(request);
                     break;
                 case NbdProtocol.CMD_FLUSH:

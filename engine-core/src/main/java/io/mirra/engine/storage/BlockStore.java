@@ -52,6 +52,26 @@ public interface BlockStore extends AutoCloseable
     void write(ByteBuffer src, long byteOffset) throws StorageException;
 
     /**
+     * Write the remaining bytes of every buffer, in order, contiguously from {@code byteOffset}, advancing each
+     * buffer's position to its limit. Implementations may do it in one gathering system call (pwritev): a payload
+     * that arrived in several socket reads is written without being joined first.
+     *
+     * @param srcs       the buffers, in order.
+     * @param byteOffset where the first byte goes.
+     * @throws StorageException as {@link #write(ByteBuffer, long)}.
+     */
+    default void write(final ByteBuffer[] srcs, final long byteOffset) throws StorageException
+    {
+        long position = byteOffset;
+        for (final ByteBuffer src : srcs)
+        {
+            final int length = src.remaining();
+            write(src, position);
+            position += length;
+        }
+    }
+
+    /**
      * Make every write that completed before this call durable (fdatasync).
      */
     void flush() throws StorageException;

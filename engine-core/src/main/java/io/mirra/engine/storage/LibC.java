@@ -7,6 +7,7 @@ import jnr.ffi.Runtime;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Variadic;
 import jnr.ffi.types.off_t;
+import jnr.ffi.types.ssize_t;
 
 /**
  * The one narrow binding to the C library, through jnr-ffi. Nothing else in mirra touches jnr-ffi.
@@ -145,6 +146,18 @@ public final class LibC
         int ioctl(int fd, long request, Pointer arg);
 
         /**
+         * {@code ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)}.
+         *
+         * @param fd         the descriptor.
+         * @param iov        the iovec array (pairs of address and length, 8 bytes each).
+         * @param iovcnt     number of iovecs.
+         * @param byteOffset where the data goes.
+         * @return bytes written, or -1.
+         */
+        @ssize_t
+        long pwritev(int fd, Pointer iov, int iovcnt, @off_t long byteOffset);
+
+        /**
          * {@code char *strerror(int errnum)}.
          *
          * @param errnum the errno.
@@ -280,6 +293,20 @@ public final class LibC
     public static int fallocate(final int fd, final int mode, final long byteOffset, final long length)
     {
         return Loaded.NATIVE.fallocate(fd, mode, byteOffset, length);
+    }
+
+    /**
+     * Gathering positional write: one system call for many buffers.
+     *
+     * @param fd         the descriptor, open for writing.
+     * @param iovAddress address of {@code count} native {@code struct iovec}s (address, length; 16 bytes each).
+     * @param count      number of iovecs, at most 1024 (IOV_MAX).
+     * @param byteOffset where the data goes.
+     * @return bytes written, or -1 with {@link #errno()} set.
+     */
+    public static long pwritev(final int fd, final long iovAddress, final int count, final long byteOffset)
+    {
+        return Loaded.NATIVE.pwritev(fd, Pointer.wrap(Loaded.RUNTIME, iovAddress), count, byteOffset);
     }
 
     /**

@@ -63,6 +63,42 @@ class FileBlockStoreTest
     }
 
     @Test
+    void shouldWriteManyBuffersInOneGatheringWrite() throws Exception
+    {
+        final Path path = tempDir.resolve("disk.img");
+        try (FileBlockStore store = FileBlockStore.create(path, 4 * MIB))
+        {
+            for (final boolean direct : new boolean[] {true, false})
+            {
+                // 150 pieces of uneven sizes (more than one pwritev batch), each a view with a non-zero position
+                // into one pattern buffer, as a payload split over socket reads is.
+                final long byteOffset = direct ? 4093 : 2 * MIB + 1;
+                final int seed = direct ? 11 : 12;
+                final int total = 150 * 7001;
+                final ByteBuffer whole = pattern(direct, total + 5, byteOffset - 5, seed);
+                final ByteBuffer[] pieces = new ByteBuffer[150];
+                for (int i = 0; i < pieces.length; i++)
+                {
+                    final ByteBuffer view = whole.duplicate();
+                    view.limit(5 + (i + 1) * 7001).position(5 + i * 7001);
+                    pieces[i] = view;
+                }
+                store.write(pieces, byteOffset);
+                for (final ByteBuffer piece : pieces)
+                {
+                    assertEquals(piece.limit(), piece.position(), "every buffer must be consumed");
+                }
+                assertPattern(read(store, byteOffset, total), byteOffset, seed);
+            }
+            assertZeros(read(store, 0, 4093), 0);
+
+            final ByteBuffer[] pastEnd = { ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096) };
+            assertStorageError(StorageException.EINVAL, () -> store.write(pastEnd, 4 * MIB - 4096));
+            assertEquals(0, pastEnd[0].position(), "a refused write consumes nothing");
+        }
+    }
+
+    @Test
     void shouldRoundTripWritesAtUnalignedOffsets() throws Exception
     {
         final Path path = tempDir.resolve("disk.img");

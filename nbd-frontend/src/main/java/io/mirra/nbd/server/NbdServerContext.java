@@ -16,8 +16,9 @@ public final class NbdServerContext
     public static final long MAX_IN_FLIGHT_BYTES_DEFAULT = 64L * 1024 * 1024;
     /** Default most options in one handshake: a client that haggles longer is disconnected. */
     public static final int MAX_OPTIONS_DEFAULT = 128;
-    /** Default event loop threads. */
-    public static final int EVENT_LOOP_THREADS_DEFAULT = 1;
+    /** Default event loop threads: one per core (at most 4), so multi-conn clients spread over the cores. */
+    public static final int EVENT_LOOP_THREADS_DEFAULT =
+        Integer.getInteger("mirra.nbd.eventLoopThreads", Math.min(4, Runtime.getRuntime().availableProcessors()));
 
     private String host = "127.0.0.1";
     private int port = 10809;
