@@ -1,7 +1,7 @@
 package io.mirra.nbd.server;
 
 import io.mirra.nbd.spi.NbdRequest;
-import io.mirra.nbd.test.LeakGuard;
+import io.mirra.test.LeakGuard;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;

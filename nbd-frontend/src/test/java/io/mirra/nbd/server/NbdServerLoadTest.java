@@ -1,6 +1,6 @@
 package io.mirra.nbd.server;
 
-import io.mirra.nbd.test.LeakGuard;
+import io.mirra.test.LeakGuard;
 import io.mirra.nbd.test.MemoryNbdBackend;
 import io.mirra.nbd.test.RawNbdClient;
 import io.mirra.nbd.test.RawNbdClient.Reply;

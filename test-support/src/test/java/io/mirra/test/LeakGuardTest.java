@@ -1,4 +1,4 @@
-package io.mirra.nbd.test;
+package io.mirra.test;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
