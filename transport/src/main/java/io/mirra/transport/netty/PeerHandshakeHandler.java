@@ -110,6 +110,15 @@ public final class PeerHandshakeHandler extends ChannelInboundHandlerAdapter
         return new PeerHandshakeHandler(config, false, 0);
     }
 
+    /**
+     * @return the peer's node name once its HELLO named a configured peer of this resource, else null (lets the
+     *         owner of an accepted connection attribute a failed handshake to a peer). Event loop only.
+     */
+    public String peerName()
+    {
+        return peerName;
+    }
+
     /** {@inheritDoc} */
     @Override
     public void handlerAdded(final ChannelHandlerContext ctx)

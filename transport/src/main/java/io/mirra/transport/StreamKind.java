@@ -1,0 +1,43 @@
+package io.mirra.transport;
+
+import io.mirra.transport.protocol.ReplicationProtocol;
+
+/**
+ * The two streams (TCP connections) of a {@link PeerLink}: bulk data and small urgent control messages, so that
+ * acknowledgements never wait behind megabytes of queued writes.
+ */
+public enum StreamKind
+{
+    /** Writes (later: barriers, resync data, bitmap chunks). */
+    DATA(ReplicationProtocol.STREAM_DATA),
+    /** Write acknowledgements and pings (later: state changes). */
+    CONTROL(ReplicationProtocol.STREAM_CONTROL);
+
+    private final int wireCode;
+
+    StreamKind(final int wireCode)
+    {
+        this.wireCode = wireCode;
+    }
+
+    /** @return the HELLO stream kind code, {@link ReplicationProtocol#STREAM_DATA} or {@code STREAM_CONTROL}. */
+    public int wireCode()
+    {
+        return wireCode;
+    }
+
+    /**
+     * @param wireCode a HELLO stream kind code.
+     * @return the stream kind.
+     * @throws IllegalArgumentException for an unknown code.
+     */
+    public static StreamKind ofWireCode(final int wireCode)
+    {
+        switch (wireCode)
+        {
+            case ReplicationProtocol.STREAM_DATA: return DATA;
+            case ReplicationProtocol.STREAM_CONTROL: return CONTROL;
+            default: throw new IllegalArgumentException("stream kind " + wireCode);
+        }
+    }
+}
