@@ -21,6 +21,7 @@ public final class MirraMain
         "commands:",
         "  serve   serve one file or block device over NBD (single node, no replication)",
         "  demo    serve a demo volume in ./mirra-demo on loopback and print how to attach it",
+        "  check-config  validate the resource files of a configuration directory and summarize them",
         "  version print the version",
         "",
         "Run 'mirra COMMAND --help' for the options of a command.");
@@ -49,6 +50,16 @@ public final class MirraMain
         "  --dir DIR           where the demo keeps its data (default ./mirra-demo)",
         "  --listen HOST:PORT  address to listen on (default 127.0.0.1:10809)",
         "  --size SIZE         size of a new demo volume (default 1G)");
+
+    static final String CHECK_CONFIG_USAGE = String.join("\n",
+        "usage: mirra check-config --config DIR [--name NODE]",
+        "",
+        "Validate every resource file (*.yaml, *.yml) in DIR, as a node does at start, and print one line per",
+        "resource, volume and node. Every problem is reported, one per line, as FILE:LINE: KEY: what is wrong,",
+        "and the exit code is 2. See docs/configuration.md for the keys.",
+        "",
+        "  --config DIR   the configuration directory (required)",
+        "  --name NODE   also check that NODE is in some resource, and show only those resources");
 
     private MirraMain()
     {
@@ -88,6 +99,8 @@ public final class MirraMain
                     return serve(rest, out);
                 case "demo":
                     return demo(rest, out);
+                case "check-config":
+                    return checkConfig(rest, out, err);
                 case "version":
                 case "--version":
                     out.println("mirra " + version());
@@ -195,6 +208,59 @@ public final class MirraMain
             "Serving until Ctrl-C."));
         out.flush();
         awaitShutdown(server);
+        return 0;
+    }
+
+    private static int checkConfig(final String[] args, final PrintStream out, final PrintStream err)
+        throws UsageException
+    {
+        final Args parsed = Args.parse("mirra check-config", args, Set.of("config", "name"), Set.of("help"));
+        if (parsed.flag("help"))
+        {
+            out.println(CHECK_CONFIG_USAGE);
+            return 0;
+        }
+        requireNoPositional("mirra check-config", parsed);
+        if (parsed.value("config") == null)
+        {
+            throw new UsageException("mirra check-config: --config DIR is required (see mirra check-config --help)");
+        }
+        final Path dir = Path.of(parsed.value("config"));
+        final java.util.List<io.mirra.node.config.ResourceConfig> resources;
+        try
+        {
+            resources = parsed.value("name") == null ? io.mirra.node.config.ConfigLoader.load(dir) :
+                io.mirra.node.config.ConfigLoader.forNode(dir, parsed.value("name"));
+        }
+        catch (final io.mirra.node.config.ConfigException ex)
+        {
+            err.println(ex.getMessage());
+            return 2;
+        }
+        for (final io.mirra.node.config.ResourceConfig resource : resources)
+        {
+            out.println("resource " + resource.name() + " (" + dir.relativize(resource.file()) + "): " +
+                resource.volumes().size() + " volume(s), " + resource.nodes().size() + " node(s), protocol " +
+                resource.connection().protocol());
+            for (final io.mirra.node.config.VolumeConfig volume : resource.volumes())
+            {
+                out.println("  volume " + volume.number() + ": " + volume.sizeBytes() + " bytes, NBD export " +
+                    String.join(" or ", io.mirra.node.config.ResourceConfig.exportNames(resource.name(),
+                    volume.number())));
+            }
+            for (final io.mirra.node.config.NodeConfig node : resource.nodes())
+            {
+                final StringBuilder disks = new StringBuilder();
+                for (int v = 0; v < node.disks().size(); v++)
+                {
+                    disks.append(v == 0 ? "" : ", ").append(v).append('=')
+                        .append(node.isDiskless(v) ? "diskless" : node.disk(v).orElseThrow().toString());
+                }
+                out.println("  node " + node.name() + ": replication " + node.address() + ", nbd " + node.nbd() +
+                    ", admin " + node.admin() + ", disks " + disks);
+            }
+        }
+        out.println("configuration OK: " + resources.size() + " resource(s)");
         return 0;
     }
 
