@@ -1,5 +1,8 @@
 package io.mirra.node;
 
+import io.mirra.node.config.HostPort;
+import io.mirra.node.config.Sizes;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -104,7 +107,8 @@ public final class Args
     }
 
     /**
-     * Parse a size: a number of bytes with an optional binary suffix K, M, G, T (also KiB, MiB... and lower case).
+     * Parse a size option with the same rules as resource files ({@link Sizes}): whole bytes with an optional binary
+     * unit, {@code 4096}, {@code 512M}, {@code 20G}, {@code 10GiB}.
      *
      * @param option option name, for the message.
      * @param text   the text.
@@ -113,81 +117,34 @@ public final class Args
      */
     public static long parseSize(final String option, final String text) throws UsageException
     {
-        final String t = text.trim().toUpperCase(java.util.Locale.ROOT).replace("IB", "").replace("B", "");
-        int end = 0;
-        while (end < t.length() && Character.isDigit(t.charAt(end)))
-        {
-            end++;
-        }
-        final String suffix = t.substring(end);
-        final int shift;
-        switch (suffix)
-        {
-            case "": shift = 0; break;
-            case "K": shift = 10; break;
-            case "M": shift = 20; break;
-            case "G": shift = 30; break;
-            case "T": shift = 40; break;
-            case "P": shift = 50; break;
-            default: throw new UsageException("--" + option + ": '" + text + "' is not a size (e.g. 1G, 512M, 4096)");
-        }
-        try
-        {
-            final long number = Long.parseLong(t.substring(0, end));
-            if (number <= 0 || Long.numberOfLeadingZeros(number) <= shift)
-            {
-                throw new UsageException("--" + option + ": '" + text + "' must be greater than zero and below 8 EiB");
-            }
-            return number << shift;
-        }
-        catch (final NumberFormatException ex)
+        final long bytes = Sizes.parse(text);
+        if (bytes == -1)
         {
             throw new UsageException("--" + option + ": '" + text + "' is not a size (e.g. 1G, 512M, 4096)");
         }
+        if (bytes <= 0)
+        {
+            throw new UsageException("--" + option + ": '" + text + "' must be greater than zero and below 8 EiB");
+        }
+        return bytes;
     }
 
     /**
-     * Parse HOST:PORT (IPv6 as [ADDR]:PORT).
+     * Parse HOST:PORT (IPv6 as [ADDR]:PORT) with the same rules as resource files ({@link HostPort#parse}).
      *
      * @param option option name, for the message.
      * @param text   the text.
-     * @return host and port; port 0..65535.
+     * @return host and port; port 0..65535 (0: any free port).
      * @throws UsageException if malformed.
      */
     public static HostPort parseHostPort(final String option, final String text) throws UsageException
     {
-        final int colon = text.lastIndexOf(':');
-        if (colon <= 0 || colon == text.length() - 1)
+        final HostPort hostPort = HostPort.parse(text);
+        if (hostPort == null)
         {
-            throw new UsageException("--" + option + ": '" + text + "' is not HOST:PORT");
+            throw new UsageException("--" + option + ": '" + text + "' is not HOST:PORT with a port 0..65535" +
+                " (IPv6 as [ADDR]:PORT)");
         }
-        String host = text.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]"))
-        {
-            host = host.substring(1, host.length() - 1);
-        }
-        try
-        {
-            final int port = Integer.parseInt(text.substring(colon + 1));
-            if (port < 0 || port > 65535)
-            {
-                throw new NumberFormatException();
-            }
-            return new HostPort(host, port);
-        }
-        catch (final NumberFormatException ex)
-        {
-            throw new UsageException("--" + option + ": port in '" + text + "' must be 0..65535");
-        }
-    }
-
-    /**
-     * A parsed listen address.
-     *
-     * @param host host name or address.
-     * @param port port, 0 for any free port.
-     */
-    public record HostPort(String host, int port)
-    {
+        return hostPort;
     }
 }

@@ -149,7 +149,7 @@ public final class MirraMain
             throw new UsageException("mirra serve: --disk PATH is required (see mirra serve --help)");
         }
         final long size = parsed.value("size") == null ? -1 : Args.parseSize("size", parsed.value("size"));
-        final Args.HostPort listen = Args.parseHostPort("listen",
+        final io.mirra.node.config.HostPort listen = Args.parseHostPort("listen",
             parsed.value("listen") == null ? "127.0.0.1:10809" : parsed.value("listen"));
         final Path path = Path.of(disk);
         final String name = parsed.value("name") != null ? parsed.value("name") :
@@ -177,7 +177,7 @@ public final class MirraMain
         requireNoPositional("mirra demo", parsed);
         final Path dir = Path.of(parsed.value("dir") == null ? "mirra-demo" : parsed.value("dir"));
         final long size = parsed.value("size") == null ? 1L << 30 : Args.parseSize("size", parsed.value("size"));
-        final Args.HostPort listen = Args.parseHostPort("listen",
+        final io.mirra.node.config.HostPort listen = Args.parseHostPort("listen",
             parsed.value("listen") == null ? "127.0.0.1:10809" : parsed.value("listen"));
         try
         {

@@ -621,32 +621,13 @@ final class ResourceFileParser
     {
         if (e.value() instanceof ScalarNode s && Tag.STR.equals(s.getTag()))
         {
-            final String text = s.getValue().trim();
-            final int colon = text.lastIndexOf(':');
-            String host = colon > 0 ? text.substring(0, colon) : "";
-            if (host.startsWith("[") && host.endsWith("]"))
+            final HostPort hostPort = HostPort.parse(s.getValue());
+            if (hostPort != null && hostPort.port() >= 1)
             {
-                host = host.substring(1, host.length() - 1);
+                return hostPort;
             }
-            else if (host.indexOf(':') >= 0)
+            if (hostPort != null || portOutOfRange(s.getValue()))
             {
-                host = "";  // an IPv6 literal must be written in brackets
-            }
-            int port = -1;
-            try
-            {
-                port = colon > 0 ? Integer.parseInt(text.substring(colon + 1)) : -1;
-            }
-            catch (final NumberFormatException ignored)
-            {
-                // reported below
-            }
-            if (!host.isEmpty() && !host.contains(" "))
-            {
-                if (port >= 1 && port <= 65535)
-                {
-                    return new HostPort(host, port);
-                }
                 error(lineOf(e.value(), e.line()), e.path(), "port must be 1..65535, got " + describe(e.value()));
                 return null;
             }
@@ -654,6 +635,15 @@ final class ResourceFileParser
         error(lineOf(e.value(), e.line()), e.path(), "expected HOST:PORT (IPv6 as [ADDR]:PORT), got " +
             describe(e.value()));
         return null;
+    }
+
+    /** True for a well-formed HOST:NUMBER whose number is not a valid port, so the message can say so. */
+    private static boolean portOutOfRange(final String text)
+    {
+        final String trimmed = text.trim();
+        final int colon = trimmed.lastIndexOf(':');
+        return colon > 0 && trimmed.substring(colon + 1).matches("[0-9]+") &&
+            HostPort.parse(trimmed.substring(0, colon) + ":0") != null;
     }
 
     private Path pathUse(final Entry e, final String owner, final String node)

@@ -7,9 +7,10 @@ import java.util.regex.Pattern;
 /**
  * Sizes in resource files: a whole number of bytes with an optional binary unit: {@code 4096}, {@code 4K},
  * {@code 512M}, {@code 1G}, {@code 10GiB}, {@code 2T}, {@code 1P}. Every unit is a power of 1024 (as DRBD and
- * qemu-img read them); {@code KB}/{@code MB} and fractions are not accepted.
+ * qemu-img read them); {@code KB}/{@code MB} and fractions are not accepted. The one size parser of resource files
+ * and command-line options.
  */
-final class Sizes
+public final class Sizes
 {
     private static final Pattern SIZE = Pattern.compile("([0-9]+)\\s*(?:([kKmMgGtTpP])(iB)?)?");
 
@@ -23,7 +24,7 @@ final class Sizes
      * @param text the text of the YAML scalar.
      * @return the size in bytes, or -1 when the text is not a size, -2 when it overflows a long.
      */
-    static long parse(final String text)
+    public static long parse(final String text)
     {
         final Matcher m = SIZE.matcher(text.trim());
         if (!m.matches())
@@ -57,7 +58,7 @@ final class Sizes
      * @param bytes a size.
      * @return e.g. {@code 1 GiB}, or the plain number when it is not a whole number of KiB.
      */
-    static String format(final long bytes)
+    public static String format(final long bytes)
     {
         final String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
         long value = bytes;
