@@ -104,6 +104,18 @@ public interface PeerLink
     boolean isWritable(StreamKind stream);
 
     /**
+     * Disconnect and stay disconnected (DRBD's {@code disconnect}: StandAlone), or connect again. While disabled the
+     * link does not dial and closes streams the peer opens, so the peer keeps retrying with backoff; enabling dials
+     * at once on the dialing side. Asynchronous; a link that goes down reports it through the handler as usual.
+     *
+     * @param enabled false to disconnect, true to connect again.
+     */
+    void setEnabled(boolean enabled);
+
+    /** @return false while disconnected by {@link #setEnabled(boolean)}. */
+    boolean isEnabled();
+
+    /**
      * Pause or resume reading a stream from its socket (backpressure: the peer's sends then queue on its side). Kept
      * across reconnections. Frames already read may still be delivered after pausing.
      *

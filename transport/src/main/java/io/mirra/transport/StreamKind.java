@@ -8,9 +8,12 @@ import io.mirra.transport.protocol.ReplicationProtocol;
  */
 public enum StreamKind
 {
-    /** Writes (later: barriers, resync data, bitmap chunks). */
+    /**
+     * Writes, flushes, trims, write-zeroes, read requests and read replies, and state (sent here so that it is
+     * ordered with the writes); later: barriers, resync data, bitmap chunks.
+     */
     DATA(ReplicationProtocol.STREAM_DATA),
-    /** Write acknowledgements and pings (later: state changes). */
+    /** Write acknowledgements, pings and two-phase commits (prepare, reply, commit, abort). */
     CONTROL(ReplicationProtocol.STREAM_CONTROL);
 
     private final int wireCode;

@@ -1,5 +1,6 @@
 package io.mirra.transport.netty;
 
+import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
@@ -9,9 +10,9 @@ import io.netty.buffer.DefaultByteBufHolder;
  * One frame of the replication protocol: the header fields and the body.
  * <p>
  * <b>Inbound</b> ({@link FrameDecoder} output) a frame carries every header field, and its body is a retained slice
- * (or a composite of retained slices) of the buffers the socket filled: a write's data is never copied, and the
- * engine writes it to disk from there. <b>The consumer owns the frame and must {@link #release()} it</b> (which
- * releases the body) once done, possibly on another thread.
+ * (or a composite of retained slices) of the buffers the socket filled: a write's (or read reply's) data is never
+ * copied, and the engine writes it to disk (or hands it to the reader) from there. <b>The consumer owns the frame
+ * and must {@link #release()} it</b> (which releases the body) once done, possibly on another thread.
  * <p>
  * <b>Outbound</b> (written to a channel whose pipeline has a {@link FrameEncoder}) only type, flags, volume and body
  * are used: the encoder stamps the version and the stream sequence. Writing transfers ownership to the channel.
@@ -113,6 +114,25 @@ public final class Frame extends DefaultByteBufHolder
         final ByteBuf body = content();
         return body.slice(body.readerIndex() + WriteFlyweight.HEADER_LENGTH,
             body.readableBytes() - WriteFlyweight.HEADER_LENGTH);
+    }
+
+    /**
+     * The data of a {@link ReplicationProtocol#READ_REPLY}: the body after its {@link ReadReplyFlyweight} header, as
+     * a slice that shares the frame's reference count (not retained: valid until the frame is released; retain it to
+     * keep it longer). Empty when the reply carries an error status.
+     *
+     * @return the data read.
+     * @throws IllegalStateException when this is not a READ_REPLY frame.
+     */
+    public ByteBuf readReplyData()
+    {
+        if (type != ReplicationProtocol.READ_REPLY)
+        {
+            throw new IllegalStateException("not a READ_REPLY: " + ReplicationProtocol.typeName(type));
+        }
+        final ByteBuf body = content();
+        return body.slice(body.readerIndex() + ReadReplyFlyweight.HEADER_LENGTH,
+            body.readableBytes() - ReadReplyFlyweight.HEADER_LENGTH);
     }
 
     /** {@inheritDoc} */

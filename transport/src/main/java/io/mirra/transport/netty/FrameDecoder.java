@@ -2,6 +2,12 @@ package io.mirra.transport.netty;
 
 import io.mirra.transport.netty.FrameDecodingException.Reason;
 import io.mirra.transport.protocol.FrameHeaderFlyweight;
+import io.mirra.transport.protocol.RangeOpFlyweight;
+import io.mirra.transport.protocol.ReadReplyFlyweight;
+import io.mirra.transport.protocol.ReadRequestFlyweight;
+import io.mirra.transport.protocol.StateFlyweight;
+import io.mirra.transport.protocol.TwoPcFlyweight;
+import io.mirra.transport.protocol.TwoPcReplyFlyweight;
 import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -25,10 +31,12 @@ import static io.mirra.transport.protocol.ReplicationProtocol.*;
  * <p>
  * <b>Bad input</b> is never thrown and never allocates what it announces: a wrong magic, an unsupported version,
  * undefined flags, an unknown type, a type not allowed on this stream or in this phase, a body length above the
- * type's bound (checked on the header alone, before any of the body is awaited), a length inconsistent with the type,
- * or a sequence gap each produces a {@link FrameDecodingException} with its {@link Reason}, a log line naming the
- * remote address, a user event carrying the exception, and a closed channel; everything received afterwards is
- * dropped.
+ * type's bound (checked on the header alone, before any of the body is awaited), a length inconsistent with the type
+ * or with the lengths inside the body, undefined flags or a field out of its range in a body (a reserved field not
+ * zero, an unknown code, an offset or length out of bounds), or a sequence gap each produces a
+ * {@link FrameDecodingException} with its {@link Reason}, a log line naming the remote address, a user event
+ * carrying the exception, and a closed channel; everything received afterwards is dropped. Body fields are checked
+ * once the body is complete, in place (nothing is copied or allocated for it).
  * <p>
  * <b>Phases:</b> until {@link #handshakeCompleted(int, int)} only the handshake messages are accepted, with the
  * handshake version; afterwards only the messages of the stream, with the agreed version (and REFUSE).
@@ -59,14 +67,14 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
     private ByteBuf body;
     private FrameDecodingException failure;
 
-    /** A decoder accepting writes of up to 1 MiB ({@code ReplicationProtocol.MAX_WRITE_DATA_LENGTH}). */
+    /** A decoder accepting write and read reply data of up to 1 MiB ({@code MAX_WRITE_DATA_LENGTH}). */
     public FrameDecoder()
     {
         this(MAX_WRITE_DATA_LENGTH);
     }
 
     /**
-     * @param maxWriteDataLength the largest write data accepted, 0..{@link
+     * @param maxWriteDataLength the largest write (and read reply) data accepted, 0..{@link
      *                           io.mirra.transport.protocol.ReplicationProtocol#MAX_WRITE_DATA_LENGTH}.
      */
     public FrameDecoder(final int maxWriteDataLength)
@@ -261,20 +269,226 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
 
     private boolean validateBody(final ChannelHandlerContext ctx, final ByteBuf complete)
     {
-        if (header.type() == WRITE)
+        final int type = header.type();
+        final int at = complete.readerIndex();
+        switch (type)
         {
-            final int at = complete.readerIndex();
-            final long dataLength = complete.getUnsignedIntLE(at + WriteFlyweight.DATA_LENGTH_OFFSET);
-            if (dataLength != complete.readableBytes() - WriteFlyweight.HEADER_LENGTH)
+            case WRITE: return validateWrite(ctx, complete, at);
+            case FLUSH:
+            case TRIM:
+            case WRITE_ZEROES:
+                return validateRangeOp(ctx, type, complete, at);
+            case READ_REQUEST: return validateReadRequest(ctx, complete, at);
+            case READ_REPLY: return validateReadReply(ctx, complete, at);
+            case STATE: return validateState(ctx, complete, at);
+            case TWOPC_PREPARE:
+            case TWOPC_COMMIT:
+            case TWOPC_ABORT:
+                return validateTwoPc(ctx, type, complete, at);
+            case TWOPC_REPLY: return validateTwoPcReply(ctx, complete, at);
+            default: return true;
+        }
+    }
+
+    private boolean validateWrite(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long dataLength = complete.getUnsignedIntLE(at + WriteFlyweight.DATA_LENGTH_OFFSET);
+        if (dataLength != complete.readableBytes() - WriteFlyweight.HEADER_LENGTH)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "WRITE data length " + dataLength + " in a body of " +
+                complete.readableBytes() + " bytes");
+        }
+        final int writeFlags = complete.getUnsignedShortLE(at + WriteFlyweight.FLAGS_OFFSET);
+        if ((writeFlags & ~KNOWN_WRITE_FLAGS) != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "write flags 0x" + Integer.toHexString(writeFlags));
+        }
+        return true;
+    }
+
+    private boolean validateRangeOp(
+        final ChannelHandlerContext ctx, final int type, final ByteBuf complete, final int at)
+    {
+        final int reserved = complete.getUnsignedShortLE(at + RangeOpFlyweight.RESERVED_OFFSET);
+        if (reserved != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " reserved field 0x" + Integer.toHexString(reserved) +
+                ", expected 0");
+        }
+        final int rangeFlags = complete.getUnsignedShortLE(at + RangeOpFlyweight.FLAGS_OFFSET);
+        if ((rangeFlags & ~KNOWN_RANGE_FLAGS) != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, typeName(type) + " range flags 0x" + Integer.toHexString(rangeFlags));
+        }
+        final long byteOffset = complete.getLongLE(at + RangeOpFlyweight.BYTE_OFFSET_OFFSET);
+        final long length = complete.getLongLE(at + RangeOpFlyweight.LENGTH_OFFSET);
+        if (type == FLUSH)
+        {
+            if (byteOffset != 0 || length != 0)
             {
-                return fail(ctx, Reason.BAD_LENGTH, "WRITE data length " + dataLength + " in a body of " +
-                    complete.readableBytes() + " bytes");
+                return fail(ctx, Reason.BAD_FIELD, "FLUSH byte offset " + Long.toUnsignedString(byteOffset) +
+                    " and length " + Long.toUnsignedString(length) + ", expected 0 and 0");
             }
-            final int writeFlags = complete.getUnsignedShortLE(at + WriteFlyweight.FLAGS_OFFSET);
-            if ((writeFlags & ~KNOWN_WRITE_FLAGS) != 0)
+            return true;
+        }
+        if (length <= 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " length " + Long.toUnsignedString(length) +
+                ", expected 1.." + Long.MAX_VALUE);
+        }
+        return validateRange(ctx, type, byteOffset, length);
+    }
+
+    private boolean validateReadRequest(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long reserved = complete.getUnsignedIntLE(at + ReadRequestFlyweight.RESERVED_OFFSET);
+        if (reserved != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "READ_REQUEST reserved field 0x" + Long.toHexString(reserved) +
+                ", expected 0");
+        }
+        final long length = complete.getUnsignedIntLE(at + ReadRequestFlyweight.LENGTH_OFFSET);
+        if (length < 1 || length > MAX_WRITE_DATA_LENGTH)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "READ_REQUEST length " + length + ", expected 1.." +
+                MAX_WRITE_DATA_LENGTH);
+        }
+        return validateRange(ctx, READ_REQUEST, complete.getLongLE(at + ReadRequestFlyweight.BYTE_OFFSET_OFFSET),
+            length);
+    }
+
+    private boolean validateRange(
+        final ChannelHandlerContext ctx, final int type, final long byteOffset, final long length)
+    {
+        if (byteOffset < 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " byte offset " + Long.toUnsignedString(byteOffset) +
+                ", maximum " + Long.MAX_VALUE);
+        }
+        if (byteOffset > Long.MAX_VALUE - length)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " range of " + length + " bytes at byte offset " +
+                byteOffset + " overflows a signed 64-bit offset");
+        }
+        return true;
+    }
+
+    private boolean validateReadReply(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long dataLength = complete.getUnsignedIntLE(at + ReadReplyFlyweight.DATA_LENGTH_OFFSET);
+        if (dataLength != complete.readableBytes() - ReadReplyFlyweight.HEADER_LENGTH)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "READ_REPLY data length " + dataLength + " in a body of " +
+                complete.readableBytes() + " bytes");
+        }
+        final long status = complete.getUnsignedIntLE(at + ReadReplyFlyweight.STATUS_OFFSET);
+        if (status != 0 && dataLength != 0)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "READ_REPLY with status " + status + " carries " + dataLength +
+                " bytes of data, expected none");
+        }
+        return true;
+    }
+
+    private boolean validateState(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final int role = complete.getUnsignedByte(at + StateFlyweight.ROLE_OFFSET);
+        if (role != STATE_ROLE_SECONDARY && role != STATE_ROLE_PRIMARY)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE role " + role + ", expected " + STATE_ROLE_SECONDARY +
+                " (SECONDARY) or " + STATE_ROLE_PRIMARY + " (PRIMARY)");
+        }
+        final int stateFlags = complete.getUnsignedByte(at + StateFlyweight.FLAGS_OFFSET);
+        if (stateFlags != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "STATE flags 0x" + Integer.toHexString(stateFlags));
+        }
+        final int volumeCount = complete.getUnsignedShortLE(at + StateFlyweight.VOLUME_COUNT_OFFSET);
+        if (volumeCount < 1 || volumeCount > MAX_VOLUMES)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE volume count " + volumeCount + ", expected 1.." + MAX_VOLUMES);
+        }
+        if (complete.readableBytes() != StateFlyweight.encodedLength(volumeCount))
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "STATE of " + volumeCount + " volumes in a body of " +
+                complete.readableBytes() + " bytes, expected " + StateFlyweight.encodedLength(volumeCount));
+        }
+        final long nodeId = complete.getUnsignedIntLE(at + StateFlyweight.NODE_ID_OFFSET);
+        if (nodeId > MAX_NODE_ID)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE node id " + nodeId + ", expected 0.." + MAX_NODE_ID);
+        }
+        for (int volume = 0; volume < volumeCount; volume++)
+        {
+            if (!validateStateEntry(ctx, complete, at + StateFlyweight.entryOffset(volume), volume))
             {
-                return fail(ctx, Reason.BAD_FLAGS, "write flags 0x" + Integer.toHexString(writeFlags));
+                return false;
             }
+        }
+        return true;
+    }
+
+    private boolean validateStateEntry(
+        final ChannelHandlerContext ctx, final ByteBuf complete, final int entry, final int volume)
+    {
+        final int diskState = complete.getUnsignedByte(entry + StateFlyweight.DISK_STATE_OFFSET);
+        if (diskState > MAX_DISK_STATE)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE volume " + volume + " disk state " + diskState +
+                ", expected 0.." + MAX_DISK_STATE);
+        }
+        final int historyCount = complete.getUnsignedByte(entry + StateFlyweight.HISTORY_COUNT_OFFSET);
+        if (historyCount > StateFlyweight.MAX_HISTORY)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE volume " + volume + " history count " + historyCount +
+                ", expected 0.." + StateFlyweight.MAX_HISTORY);
+        }
+        if (complete.getShortLE(entry + StateFlyweight.RESERVED1_OFFSET) != 0 ||
+            complete.getIntLE(entry + StateFlyweight.RESERVED2_OFFSET) != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "STATE volume " + volume + " reserved field not 0");
+        }
+        for (int slot = historyCount; slot < StateFlyweight.MAX_HISTORY; slot++)
+        {
+            if (complete.getLongLE(entry + StateFlyweight.HISTORY_OFFSET + slot * Long.BYTES) != 0)
+            {
+                return fail(ctx, Reason.BAD_FIELD, "STATE volume " + volume + " history slot " + slot +
+                    " not 0 although the history count is " + historyCount);
+            }
+        }
+        return true;
+    }
+
+    private boolean validateTwoPc(final ChannelHandlerContext ctx, final int type, final ByteBuf complete, final int at)
+    {
+        final long kind = complete.getUnsignedIntLE(at + TwoPcFlyweight.KIND_OFFSET);
+        if (kind != TWOPC_KIND_PROMOTE)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " kind " + kind + " unknown, expected " +
+                TWOPC_KIND_PROMOTE + " (PROMOTE)");
+        }
+        final long reserved = complete.getUnsignedIntLE(at + TwoPcFlyweight.RESERVED_OFFSET);
+        if (reserved != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, typeName(type) + " reserved field 0x" + Long.toHexString(reserved) +
+                ", expected 0");
+        }
+        return true;
+    }
+
+    private boolean validateTwoPcReply(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long messageLength = complete.getUnsignedIntLE(at + TwoPcReplyFlyweight.MESSAGE_LENGTH_OFFSET);
+        if (messageLength != complete.readableBytes() - TwoPcReplyFlyweight.MESSAGE_OFFSET)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "TWOPC_REPLY message length " + messageLength + " in a body of " +
+                complete.readableBytes() + " bytes");
+        }
+        final long verdict = complete.getUnsignedIntLE(at + TwoPcReplyFlyweight.VERDICT_OFFSET);
+        if (verdict != TWOPC_YES && verdict != TWOPC_NO && verdict != TWOPC_RETRY)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "TWOPC_REPLY verdict " + verdict + ", expected " + TWOPC_YES +
+                " (YES), " + TWOPC_NO + " (NO) or " + TWOPC_RETRY + " (RETRY)");
         }
         return true;
     }

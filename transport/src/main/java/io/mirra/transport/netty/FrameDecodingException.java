@@ -21,8 +21,13 @@ public final class FrameDecodingException extends DecoderException
         UNKNOWN_TYPE,
         /** A declared type that is not allowed in this phase or on this stream (e.g. WRITE before the handshake). */
         UNEXPECTED_TYPE,
-        /** Frame or write flags with undefined bits set. */
+        /** Frame, write, range or state flags with undefined bits set. */
         BAD_FLAGS,
+        /**
+         * A body field out of its range: a reserved field that is not zero, an unknown code (role, disk state,
+         * two-phase commit kind or verdict), or an offset, length or count outside its bounds.
+         */
+        BAD_FIELD,
         /** A volume number at or above the protocol's maximum. */
         BAD_VOLUME,
         /** A body length above the maximum for the type: refused before anything is received or allocated. */

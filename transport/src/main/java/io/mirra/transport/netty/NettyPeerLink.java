@@ -60,6 +60,8 @@ final class NettyPeerLink implements PeerLink
     private long nextDelayNs;
     private ScheduledFuture<?> retry;
     private boolean shutDown;
+    /** The operator disconnected the link: no dialing, accepted streams are closed (DRBD's StandAlone). */
+    private volatile boolean disabled;
 
     NettyPeerLink(
         final NettyPeerTransport transport,
@@ -202,6 +204,44 @@ final class NettyPeerLink implements PeerLink
     }
 
     @Override
+    public void setEnabled(final boolean enabled)
+    {
+        if (loop.isShuttingDown())
+        {
+            return;
+        }
+        loop.execute(() ->
+        {
+            if (enabled != disabled)
+            {
+                return;
+            }
+            disabled = !enabled;
+            if (disabled)
+            {
+                if (retry != null)
+                {
+                    retry.cancel(false);
+                    retry = null;
+                }
+                sessionFailure = null;
+                tearDown("disconnected by the operator");
+            }
+            else if (dialer && remote != null && !shutDown)
+            {
+                nextDelayNs = policy.initialDelayNs();
+                attempt();
+            }
+        });
+    }
+
+    @Override
+    public boolean isEnabled()
+    {
+        return !disabled;
+    }
+
+    @Override
     public void setReceiving(final StreamKind stream, final boolean receiving)
     {
         if (loop.isShuttingDown())
@@ -260,7 +300,7 @@ final class NettyPeerLink implements PeerLink
     void dial(final InetSocketAddress address)
     {
         remote = address;
-        if (shutDown || retry != null || pendingData != null || pendingControl != null || data != null ||
+        if (shutDown || disabled || retry != null || pendingData != null || pendingControl != null || data != null ||
             control != null)
         {
             return;
@@ -271,7 +311,7 @@ final class NettyPeerLink implements PeerLink
     private void attempt()
     {
         retry = null;
-        if (shutDown)
+        if (shutDown || disabled)
         {
             return;
         }
@@ -338,7 +378,7 @@ final class NettyPeerLink implements PeerLink
     /** A stream of this link completed its handshake. Event loop. */
     void onStreamAuthenticated(final Channel ch, final StreamKind stream, final PeerHandshakeCompleted completed)
     {
-        if (shutDown)
+        if (shutDown || disabled)
         {
             ch.close();
             return;
@@ -534,7 +574,7 @@ final class NettyPeerLink implements PeerLink
                 LOG.log(Level.ERROR, "onLinkDown of peer " + peerName + " threw", ex);
             }
         }
-        if (dialer && !shutDown && remote != null)
+        if (dialer && !shutDown && !disabled && remote != null)
         {
             scheduleRetry(reason);
         }

@@ -3,7 +3,13 @@ package io.mirra.transport.netty;
 import io.mirra.transport.protocol.AuthResponseFlyweight;
 import io.mirra.transport.protocol.HelloFlyweight;
 import io.mirra.transport.protocol.PingFlyweight;
+import io.mirra.transport.protocol.RangeOpFlyweight;
+import io.mirra.transport.protocol.ReadReplyFlyweight;
+import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.RefuseFlyweight;
+import io.mirra.transport.protocol.StateFlyweight;
+import io.mirra.transport.protocol.TwoPcFlyweight;
+import io.mirra.transport.protocol.TwoPcReplyFlyweight;
 import io.mirra.transport.protocol.WriteAckFlyweight;
 import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
@@ -15,12 +21,12 @@ import static io.mirra.transport.protocol.ReplicationProtocol.*;
 
 /**
  * Builds outbound {@link Frame}s of each message type, encoding the bodies with the protocol's flyweights into
- * buffers from the given allocator. A write's data is not copied: the body is a composite of the 32-byte write
- * header and the caller's data buffer.
+ * buffers from the given allocator. A write's (or read reply's) data is not copied: the body is a composite of the
+ * write (read reply) header and the caller's data buffer.
  * <p>
  * Ownership: each method returns a frame the caller owns (normally it writes it to a channel, which then owns it);
- * {@link #write} takes ownership of its {@code data} argument. Threading: holds reusable flyweights, so one instance
- * per thread (normally one per channel, used on its event loop); not thread-safe.
+ * {@link #write} and {@link #readReply} take ownership of their {@code data} argument. Threading: holds reusable
+ * flyweights, so one instance per thread (normally one per channel, used on its event loop); not thread-safe.
  */
 public final class OutboundFrames
 {
@@ -31,6 +37,12 @@ public final class OutboundFrames
     private final WriteFlyweight write = new WriteFlyweight();
     private final WriteAckFlyweight writeAck = new WriteAckFlyweight();
     private final PingFlyweight ping = new PingFlyweight();
+    private final RangeOpFlyweight rangeOp = new RangeOpFlyweight();
+    private final ReadRequestFlyweight readRequest = new ReadRequestFlyweight();
+    private final ReadReplyFlyweight readReply = new ReadReplyFlyweight();
+    private final StateFlyweight state = new StateFlyweight();
+    private final TwoPcFlyweight twoPc = new TwoPcFlyweight();
+    private final TwoPcReplyFlyweight twoPcReply = new TwoPcReplyFlyweight();
 
     /**
      * A HELLO.
@@ -190,6 +202,209 @@ public final class OutboundFrames
         final ByteBuf body = alloc.buffer(PingFlyweight.LENGTH, PingFlyweight.LENGTH);
         ping.wrap(view.wrapForWrite(body, 0, PingFlyweight.LENGTH), 0).pingId(pingId).sendTimeNs(sendTimeNs);
         return finish(type, 0, body, PingFlyweight.LENGTH);
+    }
+
+    /**
+     * A FLUSH, TRIM or WRITE_ZEROES.
+     *
+     * @param alloc      for the body.
+     * @param type       {@link io.mirra.transport.protocol.ReplicationProtocol#FLUSH},
+     *                   {@link io.mirra.transport.protocol.ReplicationProtocol#TRIM} or
+     *                   {@link io.mirra.transport.protocol.ReplicationProtocol#WRITE_ZEROES}.
+     * @param volume     volume number.
+     * @param opSequence the operation's sequence (the write sequence space), echoed by its WRITE_ACK.
+     * @param byteOffset start of the range in the volume (0 for a FLUSH).
+     * @param length     length of the range in bytes (0 for a FLUSH).
+     * @param epoch      its barrier epoch.
+     * @param flags      {@code RANGE_FLAG_*} bits.
+     * @return the frame.
+     * @throws IllegalArgumentException when the type is not one of the three.
+     */
+    public Frame rangeOp(
+        final ByteBufAllocator alloc,
+        final int type,
+        final int volume,
+        final long opSequence,
+        final long byteOffset,
+        final long length,
+        final long epoch,
+        final int flags)
+    {
+        if (type != FLUSH && type != TRIM && type != WRITE_ZEROES)
+        {
+            throw new IllegalArgumentException("not a range op type: " + typeName(type));
+        }
+        final ByteBuf body = alloc.buffer(RangeOpFlyweight.LENGTH, RangeOpFlyweight.LENGTH);
+        rangeOp.wrap(view.wrapForWrite(body, 0, RangeOpFlyweight.LENGTH), 0)
+            .opSequence(opSequence)
+            .byteOffset(byteOffset)
+            .length(length)
+            .epoch(epoch)
+            .flags(flags);
+        return finish(type, volume, body, RangeOpFlyweight.LENGTH);
+    }
+
+    /**
+     * A READ_REQUEST.
+     *
+     * @param alloc      for the body.
+     * @param volume     volume number.
+     * @param requestId  chosen by the requester, echoed by the READ_REPLY.
+     * @param byteOffset start of the range in the volume.
+     * @param length     bytes to read, 1 .. {@code MAX_WRITE_DATA_LENGTH}.
+     * @return the frame.
+     */
+    public Frame readRequest(
+        final ByteBufAllocator alloc, final int volume, final long requestId, final long byteOffset, final int length)
+    {
+        final ByteBuf body = alloc.buffer(ReadRequestFlyweight.LENGTH, ReadRequestFlyweight.LENGTH);
+        readRequest.wrap(view.wrapForWrite(body, 0, ReadRequestFlyweight.LENGTH), 0)
+            .requestId(requestId)
+            .byteOffset(byteOffset)
+            .length(length);
+        return finish(READ_REQUEST, volume, body, ReadRequestFlyweight.LENGTH);
+    }
+
+    /**
+     * A READ_REPLY whose body is its header followed by {@code data}, not copied.
+     *
+     * @param alloc     for the read reply header.
+     * @param volume    volume of the answered request.
+     * @param requestId of the answered request.
+     * @param status    0 or an errno.
+     * @param data      the data read, null (or empty) when the status is not 0; ownership transfers to the frame.
+     * @return the frame.
+     * @throws IllegalArgumentException (after releasing {@code data}) when an error status comes with data.
+     */
+    public Frame readReply(
+        final ByteBufAllocator alloc, final int volume, final long requestId, final int status, final ByteBuf data)
+    {
+        final int dataLength = data == null ? 0 : data.readableBytes();
+        if (status != 0 && dataLength != 0)
+        {
+            data.release();
+            throw new IllegalArgumentException("a READ_REPLY with status " + status + " carries no data: " +
+                dataLength + " bytes");
+        }
+        final ByteBuf header = alloc.directBuffer(ReadReplyFlyweight.HEADER_LENGTH, ReadReplyFlyweight.HEADER_LENGTH);
+        readReply.wrap(view.wrapForWrite(header, 0, ReadReplyFlyweight.HEADER_LENGTH), 0)
+            .requestId(requestId)
+            .status(status)
+            .dataLength(dataLength);
+        if (data == null)
+        {
+            return finish(READ_REPLY, volume, header, ReadReplyFlyweight.HEADER_LENGTH);
+        }
+        view.commit();
+        header.writerIndex(ReadReplyFlyweight.HEADER_LENGTH);
+        final CompositeByteBuf body = alloc.compositeDirectBuffer(2);
+        body.addComponent(true, header).addComponent(true, data);
+        return new Frame(READ_REPLY, volume, body);
+    }
+
+    /**
+     * A STATE (volume 0 in the frame header).
+     *
+     * @param alloc       for the body.
+     * @param role        {@link io.mirra.transport.protocol.ReplicationProtocol#STATE_ROLE_SECONDARY} or
+     *                    {@link io.mirra.transport.protocol.ReplicationProtocol#STATE_ROLE_PRIMARY}.
+     * @param nodeId      the sender's node id, 0..{@link io.mirra.transport.protocol.ReplicationProtocol#MAX_NODE_ID}.
+     * @param volumeCount number of volumes, 1..{@link io.mirra.transport.protocol.ReplicationProtocol#MAX_VOLUMES}.
+     * @param diskStates  disk state code of each volume (the first {@code volumeCount} are used).
+     * @param currentGens current data generation of each volume (the first {@code volumeCount} are used).
+     * @param histories   history generations of each volume, 0..{@link StateFlyweight#MAX_HISTORY} each (null for
+     *                    none; the first {@code volumeCount} are used).
+     * @return the frame.
+     * @throws IllegalArgumentException when the volume count is out of range, an array is shorter than it, or a
+     *                                  history is too long.
+     */
+    public Frame state(
+        final ByteBufAllocator alloc,
+        final int role,
+        final int nodeId,
+        final int volumeCount,
+        final byte[] diskStates,
+        final long[] currentGens,
+        final long[][] histories)
+    {
+        if (volumeCount < 1 || volumeCount > MAX_VOLUMES)
+        {
+            throw new IllegalArgumentException("volume count " + volumeCount + ", expected 1.." + MAX_VOLUMES);
+        }
+        if (diskStates.length < volumeCount || currentGens.length < volumeCount || histories.length < volumeCount)
+        {
+            throw new IllegalArgumentException("fewer disk states (" + diskStates.length + "), generations (" +
+                currentGens.length + ") or histories (" + histories.length + ") than volumes (" + volumeCount + ")");
+        }
+        for (int volume = 0; volume < volumeCount; volume++)
+        {
+            if (histories[volume] != null && histories[volume].length > StateFlyweight.MAX_HISTORY)
+            {
+                throw new IllegalArgumentException("volume " + volume + " history of " + histories[volume].length +
+                    " generations, maximum " + StateFlyweight.MAX_HISTORY);
+            }
+        }
+        final int length = StateFlyweight.encodedLength(volumeCount);
+        final ByteBuf body = alloc.buffer(length, length);
+        state.wrap(view.wrapForWrite(body, 0, length), 0)
+            .role(role)
+            .flags(0)
+            .volumeCount(volumeCount)
+            .nodeId(nodeId);
+        for (int volume = 0; volume < volumeCount; volume++)
+        {
+            final long[] history = histories[volume];
+            final int historyCount = history == null ? 0 : history.length;
+            state.diskState(volume, diskStates[volume] & 0xFF)
+                .historyCount(volume, historyCount)
+                .currentGen(volume, currentGens[volume]);
+            for (int slot = 0; slot < StateFlyweight.MAX_HISTORY; slot++)
+            {
+                state.history(volume, slot, slot < historyCount ? history[slot] : 0);
+            }
+        }
+        return finish(STATE, 0, body, length);
+    }
+
+    /**
+     * A TWOPC_PREPARE, TWOPC_COMMIT or TWOPC_ABORT.
+     *
+     * @param alloc for the body.
+     * @param type  {@link io.mirra.transport.protocol.ReplicationProtocol#TWOPC_PREPARE},
+     *              {@link io.mirra.transport.protocol.ReplicationProtocol#TWOPC_COMMIT} or
+     *              {@link io.mirra.transport.protocol.ReplicationProtocol#TWOPC_ABORT}.
+     * @param txId  the transaction id.
+     * @param kind  a {@code TWOPC_KIND_*} code.
+     * @return the frame.
+     * @throws IllegalArgumentException when the type is not one of the three.
+     */
+    public Frame twoPc(final ByteBufAllocator alloc, final int type, final long txId, final int kind)
+    {
+        if (type != TWOPC_PREPARE && type != TWOPC_COMMIT && type != TWOPC_ABORT)
+        {
+            throw new IllegalArgumentException("not a two-phase commit type: " + typeName(type));
+        }
+        final ByteBuf body = alloc.buffer(TwoPcFlyweight.LENGTH, TwoPcFlyweight.LENGTH);
+        twoPc.wrap(view.wrapForWrite(body, 0, TwoPcFlyweight.LENGTH), 0).txId(txId).kind(kind);
+        return finish(type, 0, body, TwoPcFlyweight.LENGTH);
+    }
+
+    /**
+     * A TWOPC_REPLY.
+     *
+     * @param alloc   for the body.
+     * @param txId    of the answered PREPARE.
+     * @param verdict {@link io.mirra.transport.protocol.ReplicationProtocol#TWOPC_YES} or
+     *                {@link io.mirra.transport.protocol.ReplicationProtocol#TWOPC_NO}.
+     * @param message why (null or empty for none), truncated to the protocol's maximum between two characters.
+     * @return the frame.
+     */
+    public Frame twoPcReply(final ByteBufAllocator alloc, final long txId, final int verdict, final String message)
+    {
+        final int length = TwoPcReplyFlyweight.encodedLength(message);
+        final ByteBuf body = alloc.buffer(length, length);
+        twoPcReply.wrap(view.wrapForWrite(body, 0, length), 0).txId(txId).verdict(verdict).message(message);
+        return finish(TWOPC_REPLY, 0, body, length);
     }
 
     private Frame finish(final int type, final int volume, final ByteBuf body, final int length)

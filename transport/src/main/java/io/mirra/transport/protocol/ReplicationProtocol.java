@@ -15,7 +15,8 @@ import java.nio.ByteOrder;
  * {@link #PROTOCOL_VERSION} or adds a feature bit. The frame header and the handshake messages ({@link #HELLO},
  * {@link #AUTH_RESPONSE}, {@link #AUTH_OK}, {@link #REFUSE}) are frozen for all versions: they are always sent with
  * header version {@link #HANDSHAKE_VERSION}, so two nodes of any versions can always tell each other why they
- * cannot talk.
+ * cannot talk. Version 1 itself is frozen at the first release; until then (no release has shipped) messages are
+ * still added to it.
  * <p>
  * <b>Frame header</b> ({@link #HEADER_LENGTH} = 24 bytes), followed by {@code bodyLength} bytes of body:
  * <pre>
@@ -37,24 +38,24 @@ import java.nio.ByteOrder;
  * <ul>
  *     <li><b>Version</b>: {@link #HANDSHAKE_VERSION} for handshake messages, the agreed version afterwards.</li>
  *     <li><b>Frame Flags</b>: none is defined in version 1; a frame with any bit set is refused.</li>
- *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}), zero otherwise; always
- *     below {@link #MAX_VOLUMES}.</li>
+ *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
+ *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY}), zero
+ *     otherwise; always below {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
  *     {@link #maxBodyLength(int, int)}) and never above {@link #MAX_FRAME_BODY_LENGTH}.</li>
  *     <li><b>Stream Sequence</b>: 1 for the first frame a side sends on a stream, then +1 per frame. A gap means a
  *     framing bug or corruption and closes the stream.</li>
  * </ul>
- * <b>Streams:</b> a connection to a peer is two TCP connections, {@link #STREAM_DATA} (writes, resync data: bulk)
- * and {@link #STREAM_CONTROL} (acknowledgements, pings: small and urgent), so acknowledgements never wait behind
- * bulk data (DRBD's data and meta sockets). Each stream runs its own handshake.
+ * <b>Streams:</b> a connection to a peer is two TCP connections, {@link #STREAM_DATA} (writes, flushes, trims,
+ * write-zeroes, reads and their replies, state: bulk, and everything that must stay in order with the writes) and
+ * {@link #STREAM_CONTROL} (acknowledgements, pings, two-phase commits: small and urgent), so acknowledgements never
+ * wait behind bulk data (DRBD's data and meta sockets). Each stream runs its own handshake.
  * <p>
  * <b>Reserved type ids</b> (declared in later slices together with their flyweights; a version-1 decoder treats them
  * as unknown and closes): 5..15 handshake extensions; 18 {@code BARRIER} (data), 19 {@code BARRIER_ACK} (control),
- * 20 {@code RECV_ACK} (control, protocol B), 21 {@code NEG_ACK} (control), 22 {@code FLUSH} (data),
- * 23 {@code TRIM} (data), 24 {@code WRITE_ZEROES} (data); 48 {@code STATE_CHANGE} (control), 49 {@code UUIDS}
- * (data), 50 {@code SIZES} (data), 51 {@code TWOPC_PREPARE}, 52 {@code TWOPC_COMMIT}, 53 {@code TWOPC_ABORT}
- * (control); 64 {@code BITMAP_CHUNK} (data), 65 {@code RESYNC_REQUEST} (data), 66 {@code RESYNC_DATA} (data),
- * 67 {@code RESYNC_ACK} (control), 68 {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data),
+ * 20 {@code RECV_ACK} (control, protocol B), 21 {@code NEG_ACK} (control); 49 {@code UUIDS} (data), 50
+ * {@code SIZES} (data); 64 {@code BITMAP_CHUNK} (data), 65 {@code RESYNC_REQUEST} (data), 66 {@code RESYNC_DATA}
+ * (data), 67 {@code RESYNC_ACK} (control), 68 {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data),
  * 70 {@code VERIFY_REPLY} (data); 65535 is never used.
  * <p>
  * Threading: constants and pure functions only; safe from any thread.
@@ -100,7 +101,10 @@ public final class ReplicationProtocol
 
     // ---- limits -------------------------------------------------------------------------------------------------
 
-    /** Largest data payload of one {@link #WRITE} (1 MiB); a node may configure its decoder lower. */
+    /**
+     * Largest data payload of one {@link #WRITE} or {@link #READ_REPLY}, and largest {@link #READ_REQUEST} length
+     * (1 MiB); a node may configure its decoder lower.
+     */
     public static final int MAX_WRITE_DATA_LENGTH = 1024 * 1024;
     /** Largest body of any frame: a WRITE header plus {@link #MAX_WRITE_DATA_LENGTH}. */
     public static final int MAX_FRAME_BODY_LENGTH = WriteFlyweight.HEADER_LENGTH + MAX_WRITE_DATA_LENGTH;
@@ -114,12 +118,23 @@ public final class ReplicationProtocol
     public static final int NONCE_LENGTH = 32;
     /** Length of an HMAC-SHA256 authenticator. */
     public static final int MAC_LENGTH = 32;
+    /** Highest node id in a {@link #STATE} (node ids are 0 .. MAX_NODE_ID). */
+    public static final int MAX_NODE_ID = 32;
+    /** Highest disk state code in a {@link #STATE} (codes are 0 .. MAX_DISK_STATE; their meaning is the engine's). */
+    public static final int MAX_DISK_STATE = 7;
+    /** Most history generations per volume in a {@link #STATE} ({@link StateFlyweight#MAX_HISTORY}). */
+    public static final int MAX_HISTORY = 4;
 
     // ---- streams ------------------------------------------------------------------------------------------------
 
-    /** Stream kind: bulk data (writes, resync). Also the bit for this stream in a stream mask. */
+    /**
+     * Stream kind: bulk data and what is ordered with it (writes, flushes, trims, write-zeroes, reads, state). Also
+     * the bit for this stream in a stream mask.
+     */
     public static final int STREAM_DATA = 1;
-    /** Stream kind: acknowledgements and liveness. Also the bit for this stream in a stream mask. */
+    /**
+     * Stream kind: acknowledgements, liveness and two-phase commits. Also the bit for this stream in a stream mask.
+     */
     public static final int STREAM_CONTROL = 2;
     /** Stream mask of the handshake messages: they travel on both streams. */
     public static final int STREAM_BOTH = STREAM_DATA | STREAM_CONTROL;
@@ -143,12 +158,44 @@ public final class ReplicationProtocol
     public static final int REFUSE = 4;
     /** Data stream: a replicated write, header then data ({@link WriteFlyweight}). */
     public static final int WRITE = 16;
-    /** Control stream: acknowledges a {@link #WRITE} ({@link WriteAckFlyweight}). */
+    /**
+     * Control stream: acknowledges a {@link #WRITE}, {@link #FLUSH}, {@link #TRIM} or {@link #WRITE_ZEROES} by its
+     * sequence ({@link WriteAckFlyweight}).
+     */
     public static final int WRITE_ACK = 17;
+    /**
+     * Data stream: flush the peer's disk once every earlier-arrived write completed; acknowledged by a
+     * {@link #WRITE_ACK} with {@link #ACK_FLAG_DURABLE} ({@link RangeOpFlyweight}, offset and length zero).
+     */
+    public static final int FLUSH = 22;
+    /** Data stream: discard a byte range (punch a hole) on the peer's disk ({@link RangeOpFlyweight}). */
+    public static final int TRIM = 23;
+    /** Data stream: write zeroes to a byte range of the peer's disk ({@link RangeOpFlyweight}). */
+    public static final int WRITE_ZEROES = 24;
+    /**
+     * Data stream: read a byte range of the peer's volume, served after the earlier-arrived writes that overlap it
+     * ({@link ReadRequestFlyweight}); answered by a {@link #READ_REPLY}.
+     */
+    public static final int READ_REQUEST = 25;
+    /** Data stream: answer to a {@link #READ_REQUEST}, header then data ({@link ReadReplyFlyweight}). */
+    public static final int READ_REPLY = 26;
     /** Control stream: liveness probe ({@link PingFlyweight}). */
     public static final int PING = 32;
     /** Control stream: answer to a {@link #PING}, echoing its body ({@link PingFlyweight}). */
     public static final int PING_ACK = 33;
+    /**
+     * Data stream (ordered with the writes): the sender's role, node id and, per volume, disk state and data
+     * generations; sent when the link comes up and on every change ({@link StateFlyweight}).
+     */
+    public static final int STATE = 48;
+    /** Control stream: first phase of a two-phase commit, sent to every connected peer ({@link TwoPcFlyweight}). */
+    public static final int TWOPC_PREPARE = 51;
+    /** Control stream: every peer answered YES: carry out the prepared transaction ({@link TwoPcFlyweight}). */
+    public static final int TWOPC_COMMIT = 52;
+    /** Control stream: not every peer answered YES: abandon the prepared transaction ({@link TwoPcFlyweight}). */
+    public static final int TWOPC_ABORT = 53;
+    /** Control stream: a peer's YES, or NO and why, to a {@link #TWOPC_PREPARE} ({@link TwoPcReplyFlyweight}). */
+    public static final int TWOPC_REPLY = 54;
 
     // ---- write flags (WriteFlyweight.flags) ---------------------------------------------------------------------
 
@@ -156,8 +203,22 @@ public final class ReplicationProtocol
     public static final int WRITE_FLAG_FUA = 1;
     /** Write flag: flush the peer's disk before applying this write (ordering point). */
     public static final int WRITE_FLAG_FLUSH = 1 << 1;
+    /**
+     * Write flag: the peer sends a {@link #WRITE_ACK} with {@link #ACK_FLAG_RECEIVED} as soon as the write arrived,
+     * before it is on disk (protocol B).
+     */
+    public static final int WRITE_FLAG_ACK_RECEIVED = 1 << 2;
     /** Write flags defined in version 1. */
-    public static final int KNOWN_WRITE_FLAGS = WRITE_FLAG_FUA | WRITE_FLAG_FLUSH;
+    public static final int KNOWN_WRITE_FLAGS = WRITE_FLAG_FUA | WRITE_FLAG_FLUSH | WRITE_FLAG_ACK_RECEIVED;
+
+    // ---- range flags (RangeOpFlyweight.flags) -------------------------------------------------------------------
+
+    /** Range flag, {@link #WRITE_ZEROES} only: allocate the range (write zeroes), do not punch a hole. */
+    public static final int RANGE_FLAG_NO_HOLE = 1;
+    /** Range flag: the operation must be durable on the peer's disk before it is acknowledged. */
+    public static final int RANGE_FLAG_FUA = 1 << 1;
+    /** Range flags defined in version 1. */
+    public static final int KNOWN_RANGE_FLAGS = RANGE_FLAG_NO_HOLE | RANGE_FLAG_FUA;
 
     // ---- ack flags (WriteAckFlyweight.flags) --------------------------------------------------------------------
 
@@ -165,6 +226,24 @@ public final class ReplicationProtocol
     public static final int ACK_FLAG_RECEIVED = 1;
     /** Ack flag: the write is on the peer's disk (protocol C). */
     public static final int ACK_FLAG_DURABLE = 1 << 1;
+
+    // ---- state roles (StateFlyweight.role) ----------------------------------------------------------------------
+
+    /** Role in a {@link #STATE}: the sender is secondary. */
+    public static final int STATE_ROLE_SECONDARY = 1;
+    /** Role in a {@link #STATE}: the sender is primary. */
+    public static final int STATE_ROLE_PRIMARY = 2;
+
+    // ---- two-phase commits (TwoPcFlyweight.kind, TwoPcReplyFlyweight.verdict) ----------------------------------
+
+    /** Two-phase commit kind: the sender is to become primary. */
+    public static final int TWOPC_KIND_PROMOTE = 1;
+    /** Two-phase commit verdict: the peer agrees. */
+    public static final int TWOPC_YES = 0;
+    /** Two-phase commit verdict: the peer refuses; the reply's message says why. */
+    public static final int TWOPC_NO = 1;
+    /** Two-phase verdict: not now (another promotion is under way); the requester may ask again after a pause. */
+    public static final int TWOPC_RETRY = 2;
 
     // ---- feature bits (negotiated in HELLO: both sides use the AND of both sets) --------------------------------
 
@@ -256,10 +335,20 @@ public final class ReplicationProtocol
             case REFUSE:
                 return STREAM_BOTH;
             case WRITE:
+            case FLUSH:
+            case TRIM:
+            case WRITE_ZEROES:
+            case READ_REQUEST:
+            case READ_REPLY:
+            case STATE:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
             case PING_ACK:
+            case TWOPC_PREPARE:
+            case TWOPC_COMMIT:
+            case TWOPC_ABORT:
+            case TWOPC_REPLY:
                 return STREAM_CONTROL;
             default:
                 return 0;
@@ -281,9 +370,21 @@ public final class ReplicationProtocol
             case REFUSE: return RefuseFlyweight.MIN_LENGTH;
             case WRITE: return WriteFlyweight.HEADER_LENGTH;
             case WRITE_ACK: return WriteAckFlyweight.LENGTH;
+            case FLUSH:
+            case TRIM:
+            case WRITE_ZEROES:
+                return RangeOpFlyweight.LENGTH;
+            case READ_REQUEST: return ReadRequestFlyweight.LENGTH;
+            case READ_REPLY: return ReadReplyFlyweight.HEADER_LENGTH;
             case PING:
             case PING_ACK:
                 return PingFlyweight.LENGTH;
+            case STATE: return StateFlyweight.MIN_LENGTH;
+            case TWOPC_PREPARE:
+            case TWOPC_COMMIT:
+            case TWOPC_ABORT:
+                return TwoPcFlyweight.LENGTH;
+            case TWOPC_REPLY: return TwoPcReplyFlyweight.MIN_LENGTH;
             default: return 0;
         }
     }
@@ -292,7 +393,7 @@ public final class ReplicationProtocol
      * Longest valid body of a type.
      *
      * @param type               a known type id.
-     * @param maxWriteDataLength the largest write payload the receiver accepts (at most
+     * @param maxWriteDataLength the largest write (or read reply) payload the receiver accepts (at most
      *                           {@link #MAX_WRITE_DATA_LENGTH}).
      * @return length in bytes.
      */
@@ -303,6 +404,9 @@ public final class ReplicationProtocol
             case HELLO: return HelloFlyweight.MAX_LENGTH;
             case REFUSE: return RefuseFlyweight.MAX_LENGTH;
             case WRITE: return WriteFlyweight.HEADER_LENGTH + maxWriteDataLength;
+            case READ_REPLY: return ReadReplyFlyweight.HEADER_LENGTH + maxWriteDataLength;
+            case STATE: return StateFlyweight.MAX_LENGTH;
+            case TWOPC_REPLY: return TwoPcReplyFlyweight.MAX_LENGTH;
             default: return minBodyLength(type);
         }
     }
@@ -323,8 +427,18 @@ public final class ReplicationProtocol
             case REFUSE: return "REFUSE";
             case WRITE: return "WRITE";
             case WRITE_ACK: return "WRITE_ACK";
+            case FLUSH: return "FLUSH";
+            case TRIM: return "TRIM";
+            case WRITE_ZEROES: return "WRITE_ZEROES";
+            case READ_REQUEST: return "READ_REQUEST";
+            case READ_REPLY: return "READ_REPLY";
             case PING: return "PING";
             case PING_ACK: return "PING_ACK";
+            case STATE: return "STATE";
+            case TWOPC_PREPARE: return "TWOPC_PREPARE";
+            case TWOPC_COMMIT: return "TWOPC_COMMIT";
+            case TWOPC_ABORT: return "TWOPC_ABORT";
+            case TWOPC_REPLY: return "TWOPC_REPLY";
             default: return "UNKNOWN(" + type + ")";
         }
     }

@@ -6,7 +6,8 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
 
 /**
  * Body of {@link ReplicationProtocol#WRITE_ACK} (control stream), which acknowledges one {@link WriteFlyweight}
- * write of the same volume (the volume is in the frame header).
+ * write, or one {@link RangeOpFlyweight} FLUSH, TRIM or WRITE_ZEROES (whose op sequence shares the write sequence
+ * space), of the same volume (the volume is in the frame header).
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -20,7 +21,8 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
  *  +-------------------------------+-------------------------------+
  * </pre>
  * Status 0 is success, otherwise a positive errno of the peer's disk. Ack flags are
- * {@link ReplicationProtocol#ACK_FLAG_RECEIVED} and {@link ReplicationProtocol#ACK_FLAG_DURABLE}.
+ * {@link ReplicationProtocol#ACK_FLAG_RECEIVED} (sent on arrival for a write with
+ * {@link ReplicationProtocol#WRITE_FLAG_ACK_RECEIVED}) and {@link ReplicationProtocol#ACK_FLAG_DURABLE}.
  * Threading: owned by one thread; not thread-safe.
  */
 public final class WriteAckFlyweight

@@ -30,8 +30,9 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
  * </pre>
  * The write sequence is assigned by the sender, increases per connection and is echoed by
  * {@link WriteAckFlyweight}. The epoch numbers the barrier interval the write belongs to. Write flags are
- * {@link ReplicationProtocol#WRITE_FLAG_FUA} and {@link ReplicationProtocol#WRITE_FLAG_FLUSH}; reserved fields are
- * zero. Threading: owned by one thread; not thread-safe.
+ * {@link ReplicationProtocol#WRITE_FLAG_FUA}, {@link ReplicationProtocol#WRITE_FLAG_FLUSH} and
+ * {@link ReplicationProtocol#WRITE_FLAG_ACK_RECEIVED}; reserved fields are zero. Threading: owned by one thread; not
+ * thread-safe.
  */
 public final class WriteFlyweight
 {

@@ -105,19 +105,79 @@ class FrameDecoderFuzzTest
             }
             else if (control)
             {
-                result.add(kind < 5 ?
-                    frames.writeAck(alloc, random.nextInt(4), random.nextLong(), random.nextInt(3), 2) :
-                    frames.ping(alloc, kind < 8 ? PING : PING_ACK, random.nextLong(), random.nextLong()));
+                result.add(controlFrame(random, alloc, kind));
             }
             else
             {
-                final byte[] data = new byte[random.nextInt(300)];
-                random.nextBytes(data);
-                result.add(frames.write(alloc, random.nextInt(4), random.nextLong(), random.nextLong(),
-                    random.nextInt(), random.nextInt(4), Unpooled.wrappedBuffer(data)));
+                result.add(dataFrame(random, alloc, kind));
             }
         }
         return result;
+    }
+
+    private Frame controlFrame(final Random random, final ByteBufAllocator alloc, final int kind)
+    {
+        switch (kind)
+        {
+            case 1:
+            case 2:
+                return frames.writeAck(alloc, random.nextInt(4), random.nextLong(), random.nextInt(3), 2);
+            case 3:
+            case 4:
+                return frames.ping(alloc, kind == 3 ? PING : PING_ACK, random.nextLong(), random.nextLong());
+            case 5:
+            case 6:
+            case 7:
+                return frames.twoPc(alloc, TWOPC_PREPARE + kind - 5, random.nextLong(), TWOPC_KIND_PROMOTE);
+            default:
+                return frames.twoPcReply(alloc, random.nextLong(), random.nextInt(2), "n".repeat(random.nextInt(40)));
+        }
+    }
+
+    private Frame dataFrame(final Random random, final ByteBufAllocator alloc, final int kind)
+    {
+        final int volume = random.nextInt(4);
+        switch (kind)
+        {
+            case 1:
+            case 2:
+            {
+                final byte[] data = new byte[random.nextInt(300)];
+                random.nextBytes(data);
+                return frames.write(alloc, volume, random.nextLong(), random.nextLong(), random.nextInt(),
+                    random.nextInt(8), Unpooled.wrappedBuffer(data));
+            }
+            case 3:
+                return frames.rangeOp(alloc, FLUSH, volume, random.nextLong(), 0, 0, random.nextInt(), RANGE_FLAG_FUA);
+            case 4:
+                return frames.rangeOp(alloc, random.nextBoolean() ? TRIM : WRITE_ZEROES, volume, random.nextLong(),
+                    random.nextInt(1 << 30) * 512L, 1 + random.nextInt(1 << 20), random.nextInt(), random.nextInt(4));
+            case 5:
+                return frames.readRequest(alloc, volume, random.nextLong(), random.nextInt(1 << 30) * 512L,
+                    1 + random.nextInt(MAX_WRITE_DATA_LENGTH));
+            case 6:
+            {
+                final byte[] data = new byte[random.nextInt(300)];
+                random.nextBytes(data);
+                return random.nextBoolean() ? frames.readReply(alloc, volume, random.nextLong(), 0,
+                    Unpooled.wrappedBuffer(data)) : frames.readReply(alloc, volume, random.nextLong(), 5, null);
+            }
+            default:
+            {
+                final int volumeCount = 1 + random.nextInt(3);
+                final byte[] diskStates = new byte[volumeCount];
+                final long[] generations = new long[volumeCount];
+                final long[][] histories = new long[volumeCount][];
+                for (int i = 0; i < volumeCount; i++)
+                {
+                    diskStates[i] = (byte)random.nextInt(MAX_DISK_STATE + 1);
+                    generations[i] = random.nextLong();
+                    histories[i] = random.longs(random.nextInt(MAX_HISTORY + 1)).toArray();
+                }
+                return frames.state(alloc, 1 + random.nextInt(2), random.nextInt(MAX_NODE_ID + 1), volumeCount,
+                    diskStates, generations, histories);
+            }
+        }
     }
 
     private static byte[] mutate(final Random random, final byte[] valid, final int mutation)

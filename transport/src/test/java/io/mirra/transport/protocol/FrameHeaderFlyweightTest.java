@@ -63,7 +63,8 @@ class FrameHeaderFlyweightTest
     @Test
     void shouldDeclareStreamsAndBoundsForEveryKnownType()
     {
-        final int[] types = {HELLO, AUTH_RESPONSE, AUTH_OK, REFUSE, WRITE, WRITE_ACK, PING, PING_ACK};
+        final int[] types = {HELLO, AUTH_RESPONSE, AUTH_OK, REFUSE, WRITE, WRITE_ACK, FLUSH, TRIM, WRITE_ZEROES,
+            READ_REQUEST, READ_REPLY, PING, PING_ACK, STATE, TWOPC_PREPARE, TWOPC_COMMIT, TWOPC_ABORT, TWOPC_REPLY};
         for (final int type : types)
         {
             assertTrue(isKnownType(type), typeName(type));
@@ -75,11 +76,23 @@ class FrameHeaderFlyweightTest
         assertEquals(STREAM_CONTROL, streamsOf(WRITE_ACK));
         assertEquals(STREAM_CONTROL, streamsOf(PING));
         assertEquals(STREAM_BOTH, streamsOf(HELLO));
-        for (final int reserved : new int[]{0, 5, 15, 18, 19, 48, 64, 66, 70, 0xFFFF})
+        for (final int type : new int[]{FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE})
+        {
+            assertEquals(STREAM_DATA, streamsOf(type), typeName(type));
+        }
+        for (final int type : new int[]{TWOPC_PREPARE, TWOPC_COMMIT, TWOPC_ABORT, TWOPC_REPLY})
+        {
+            assertEquals(STREAM_CONTROL, streamsOf(type), typeName(type));
+        }
+        for (final int reserved : new int[]{0, 5, 15, 18, 19, 20, 21, 27, 49, 50, 55, 64, 66, 70, 0xFFFF})
         {
             assertFalse(isKnownType(reserved), "reserved " + reserved);
         }
         assertEquals(0, minBodyLength(AUTH_OK));
         assertEquals(WriteFlyweight.HEADER_LENGTH + 4096, maxBodyLength(WRITE, 4096));
+        assertEquals(ReadReplyFlyweight.HEADER_LENGTH + 4096, maxBodyLength(READ_REPLY, 4096));
+        assertEquals(RangeOpFlyweight.LENGTH, maxBodyLength(TRIM, 4096));
+        assertEquals(StateFlyweight.MAX_LENGTH, maxBodyLength(STATE, 0));
+        assertEquals(TwoPcReplyFlyweight.MAX_LENGTH, maxBodyLength(TWOPC_REPLY, 0));
     }
 }

@@ -171,4 +171,151 @@ class MessageFlyweightsTest
         assertEquals(Long.MIN_VALUE, ping.pingId());
         assertEquals(123_456_789L, ping.sendTimeNs());
     }
+
+    @Test
+    void shouldRoundTripRangeOp()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + RangeOpFlyweight.LENGTH]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        new RangeOpFlyweight().wrap(buffer, AT).opSequence(-3L).byteOffset(1L << 41).length(Long.MAX_VALUE)
+            .epoch(0xFFFF_FFFFL).flags(RANGE_FLAG_NO_HOLE | RANGE_FLAG_FUA);
+        final RangeOpFlyweight op = new RangeOpFlyweight().wrap(buffer, AT);
+        assertEquals(-3L, op.opSequence());
+        assertEquals(1L << 41, op.byteOffset());
+        assertEquals(Long.MAX_VALUE, op.length());
+        assertEquals(0xFFFF_FFFFL, op.epoch());
+        assertEquals(RANGE_FLAG_NO_HOLE | RANGE_FLAG_FUA, op.flags());
+        assertEquals(0, buffer.getShort(AT + RangeOpFlyweight.RESERVED_OFFSET));
+        assertEquals(32, RangeOpFlyweight.LENGTH);
+    }
+
+    @Test
+    void shouldRoundTripReadRequest()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + ReadRequestFlyweight.LENGTH]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        new ReadRequestFlyweight().wrap(buffer, AT).requestId(Long.MIN_VALUE).byteOffset(4096)
+            .length(MAX_WRITE_DATA_LENGTH);
+        final ReadRequestFlyweight request = new ReadRequestFlyweight().wrap(buffer, AT);
+        assertEquals(Long.MIN_VALUE, request.requestId());
+        assertEquals(4096, request.byteOffset());
+        assertEquals(MAX_WRITE_DATA_LENGTH, request.length());
+        assertEquals(0, buffer.getInt(AT + ReadRequestFlyweight.RESERVED_OFFSET));
+        assertEquals(24, ReadRequestFlyweight.LENGTH);
+    }
+
+    @Test
+    void shouldRoundTripReadReplyHeader()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + ReadReplyFlyweight.HEADER_LENGTH]);
+        new ReadReplyFlyweight().wrap(buffer, AT).requestId(12).status(61).dataLength(0);
+        final ReadReplyFlyweight reply = new ReadReplyFlyweight().wrap(buffer, AT);
+        assertEquals(12, reply.requestId());
+        assertEquals(61, reply.status());
+        assertEquals(0, reply.dataLength());
+        reply.status(0).dataLength(MAX_WRITE_DATA_LENGTH);
+        assertEquals(MAX_WRITE_DATA_LENGTH, reply.dataLength());
+        assertEquals(16, ReadReplyFlyweight.HEADER_LENGTH);
+    }
+
+    @Test
+    void shouldRoundTripState()
+    {
+        final int length = StateFlyweight.encodedLength(3);
+        assertEquals(8 + 3 * 48, length);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + length]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        final StateFlyweight writer = new StateFlyweight().wrap(buffer, AT)
+            .role(STATE_ROLE_SECONDARY).flags(0).volumeCount(3).nodeId(MAX_NODE_ID);
+        for (int volume = 0; volume < 3; volume++)
+        {
+            writer.diskState(volume, volume + 5).historyCount(volume, volume + 1).currentGen(volume, -volume - 1L);
+            for (int slot = 0; slot < StateFlyweight.MAX_HISTORY; slot++)
+            {
+                writer.history(volume, slot, slot <= volume ? 100L * volume + slot : 0);
+            }
+        }
+
+        final StateFlyweight state = new StateFlyweight().wrap(buffer, AT);
+        assertEquals(STATE_ROLE_SECONDARY, state.role());
+        assertEquals(0, state.flags());
+        assertEquals(3, state.volumeCount());
+        assertEquals(MAX_NODE_ID, state.nodeId());
+        for (int volume = 0; volume < 3; volume++)
+        {
+            final int entry = AT + StateFlyweight.entryOffset(volume);
+            assertEquals(volume + 5, state.diskState(volume));
+            assertEquals(volume + 1, state.historyCount(volume));
+            assertEquals(-volume - 1L, state.currentGen(volume));
+            assertEquals(0, buffer.getShort(entry + StateFlyweight.RESERVED1_OFFSET), "reserved zeroed");
+            assertEquals(0, buffer.getInt(entry + StateFlyweight.RESERVED2_OFFSET), "reserved zeroed");
+            for (int slot = 0; slot < StateFlyweight.MAX_HISTORY; slot++)
+            {
+                assertEquals(slot <= volume ? 100L * volume + slot : 0, state.history(volume, slot));
+            }
+        }
+        assertEquals(0x55, buffer.getByte(0), "nothing written before the body");
+        assertEquals(48, StateFlyweight.VOLUME_ENTRY_LENGTH);
+        assertEquals(4, StateFlyweight.MAX_HISTORY);
+        assertEquals(StateFlyweight.encodedLength(1), StateFlyweight.MIN_LENGTH);
+        assertEquals(StateFlyweight.encodedLength(MAX_VOLUMES), StateFlyweight.MAX_LENGTH);
+        assertThrows(IndexOutOfBoundsException.class, () -> writer.history(0, StateFlyweight.MAX_HISTORY, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> writer.history(0, -1, 1));
+    }
+
+    @Test
+    void shouldRoundTripTwoPc()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + TwoPcFlyweight.LENGTH]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        new TwoPcFlyweight().wrap(buffer, AT).txId(Long.MAX_VALUE).kind(TWOPC_KIND_PROMOTE);
+        final TwoPcFlyweight twoPc = new TwoPcFlyweight().wrap(buffer, AT);
+        assertEquals(Long.MAX_VALUE, twoPc.txId());
+        assertEquals(TWOPC_KIND_PROMOTE, twoPc.kind());
+        assertEquals(0, buffer.getInt(AT + TwoPcFlyweight.RESERVED_OFFSET));
+        assertEquals(16, TwoPcFlyweight.LENGTH);
+    }
+
+    @Test
+    void shouldRoundTripTwoPcReply()
+    {
+        final String message = "node b: volume 0 is Outdated — refusing";
+        final int length = TwoPcReplyFlyweight.encodedLength(message);
+        assertEquals(16 + message.getBytes(StandardCharsets.UTF_8).length, length);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + length]);
+        new TwoPcReplyFlyweight().wrap(buffer, AT).txId(5).verdict(TWOPC_NO).message(message);
+        final TwoPcReplyFlyweight reply = new TwoPcReplyFlyweight().wrap(buffer, AT);
+        assertEquals(5, reply.txId());
+        assertEquals(TWOPC_NO, reply.verdict());
+        assertEquals(length - 16, reply.messageLength());
+        assertEquals(message, reply.message());
+
+        assertEquals(TwoPcReplyFlyweight.MIN_LENGTH, TwoPcReplyFlyweight.encodedLength(null));
+        reply.verdict(TWOPC_YES).message(null);
+        assertEquals(0, reply.messageLength());
+        assertEquals("", reply.message());
+    }
+
+    @Test
+    void shouldTruncateLongTwoPcReplyMessagesAtACharacterBoundary()
+    {
+        for (final String unit : new String[]{"a", "é", "€", "\uD83D\uDE00"})
+        {
+            for (int pad = 0; pad < 4; pad++)
+            {
+                final String message = "x".repeat(pad) + unit.repeat(MAX_REFUSE_MESSAGE_LENGTH + 1);
+                final int length = TwoPcReplyFlyweight.encodedLength(message);
+                assertTrue(length <= TwoPcReplyFlyweight.MAX_LENGTH, "length " + length);
+                assertTrue(length > TwoPcReplyFlyweight.MAX_LENGTH - 4 - 3, "as much as fits: " + length);
+                final UnsafeBuffer buffer = new UnsafeBuffer(new byte[length]);
+                final TwoPcReplyFlyweight reply = new TwoPcReplyFlyweight().wrap(buffer, 0).message(message);
+                assertEquals(length - TwoPcReplyFlyweight.MESSAGE_OFFSET, reply.messageLength());
+                final String text = reply.message();
+                assertTrue(text.endsWith("..."), text);
+                assertTrue(message.startsWith(text.substring(0, text.length() - 3)), "a prefix, nothing replaced");
+            }
+        }
+        final String exact = "é".repeat(MAX_REFUSE_MESSAGE_LENGTH / 2);
+        assertEquals(TwoPcReplyFlyweight.MAX_LENGTH, TwoPcReplyFlyweight.encodedLength(exact), "fits: not truncated");
+    }
 }
