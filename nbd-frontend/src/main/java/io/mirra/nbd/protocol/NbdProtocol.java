@@ -214,6 +214,33 @@ public final class NbdProtocol
     public static final int MAX_PAYLOAD_LENGTH = 32 * 1024 * 1024;
 
     /**
+     * Encode a message for an option error reply or a structured error chunk: UTF-8, cut to
+     * {@link #MAX_STRING_LENGTH} bytes at a character boundary (the protocol forbids longer strings, and a cut
+     * inside a character would not be valid UTF-8).
+     *
+     * @param message the message; null is sent as empty.
+     * @return its UTF-8 bytes, at most {@link #MAX_STRING_LENGTH}.
+     */
+    public static byte[] messageBytes(final String message)
+    {
+        if (message == null)
+        {
+            return new byte[0];
+        }
+        final byte[] bytes = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (bytes.length <= MAX_STRING_LENGTH)
+        {
+            return bytes;
+        }
+        int end = MAX_STRING_LENGTH;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80)
+        {
+            end--; // bytes[end] continues a character that started before it: cut before that character
+        }
+        return java.util.Arrays.copyOf(bytes, end);
+    }
+
+    /**
      * @param type a command type.
      * @return its protocol name, for log lines.
      */

@@ -1,7 +1,9 @@
 package io.mirra.nbd.server;
 
 import io.mirra.nbd.spi.ExportRegistry;
+import io.mirra.nbd.spi.NbdBackend;
 import io.mirra.nbd.spi.NbdExport;
+import io.mirra.nbd.spi.NbdOpenRefusedException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -9,10 +11,13 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 import static io.mirra.nbd.protocol.NbdProtocol.*;
@@ -24,6 +29,10 @@ import static io.mirra.nbd.protocol.NbdProtocol.*;
  * Bad input never allocates what the client announces: option data is bounded by {@link #MAX_OPTION_DATA}
  * (longer options are skipped and answered with NBD_REP_ERR_TOO_BIG, or the connection is closed when they are
  * absurdly long), the number of options is bounded, and the whole handshake has a deadline.
+ * <p>
+ * Selecting an export opens its backend ({@link NbdBackend#open(String)}) for this connection. The opened backend
+ * belongs to this handler until the transmission handler takes it over, and is closed here if the connection ends
+ * before that (the reply could not be written, say).
  * Not sharable: one instance per connection.
  */
 final class NbdHandshakeHandler extends ByteToMessageDecoder
@@ -51,6 +60,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     private int option;
     private long optionLength;
     private ScheduledFuture<?> deadline;
+    private NbdBackend opened;
 
     NbdHandshakeHandler(final ExportRegistry exports, final NbdServerContext context)
     {
@@ -77,12 +87,14 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     protected void handlerRemoved0(final ChannelHandlerContext ctx)
     {
         cancelDeadline();
+        closeOpened(ctx);
     }
 
     @Override
     public void channelInactive(final ChannelHandlerContext ctx) throws Exception
     {
         cancelDeadline();
+        closeOpened(ctx);
         super.channelInactive(ctx);
     }
 
@@ -215,14 +227,19 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
             reject(ctx, "NBD_OPT_EXPORT_NAME for unknown export '" + name + "'");
             return;
         }
+        final NbdBackend backend = open(ctx, OPT_EXPORT_NAME, export);
+        if (backend == null)
+        {
+            return;
+        }
         final ByteBuf reply = ctx.alloc().buffer(10 + 124);
-        reply.writeLong(export.backend().sizeBytes()).writeShort(transmissionFlags(export));
+        reply.writeLong(backend.sizeBytes()).writeShort(transmissionFlags(backend));
         if (!noZeroes)
         {
             reply.writeZero(124);
         }
         ctx.writeAndFlush(reply);
-        enterTransmission(ctx, export);
+        enterTransmission(ctx, export, backend);
     }
 
     private void onList(final ChannelHandlerContext ctx, final ByteBuf data)
@@ -278,9 +295,15 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
             replyError(ctx, option, REP_ERR_UNKNOWN, "no export named '" + name + "'");
             return;
         }
+        // INFO only describes the export; GO selects it, so the backend decides now whether and how to serve.
+        final NbdBackend backend = option == OPT_GO ? open(ctx, OPT_GO, export) : export.backend();
+        if (backend == null)
+        {
+            return;
+        }
 
         final ByteBuf exportInfo = ctx.alloc().buffer(12);
-        exportInfo.writeShort(INFO_EXPORT).writeLong(export.backend().sizeBytes()).writeShort(transmissionFlags(export));
+        exportInfo.writeShort(INFO_EXPORT).writeLong(backend.sizeBytes()).writeShort(transmissionFlags(backend));
         reply(ctx, option, REP_INFO, exportInfo);
         if (wantName)
         {
@@ -295,14 +318,95 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
         }
         // Sent whether asked or not: mirra accepts any alignment (minimum 1) and up to the 32 MiB payload maximum.
         final ByteBuf blockSize = ctx.alloc().buffer(14);
-        blockSize.writeShort(INFO_BLOCK_SIZE).writeInt(1).writeInt(export.backend().preferredBlockSize())
+        blockSize.writeShort(INFO_BLOCK_SIZE).writeInt(1).writeInt(backend.preferredBlockSize())
             .writeInt(MAX_PAYLOAD_LENGTH);
         reply(ctx, option, REP_INFO, blockSize);
         replyAck(ctx, option);
         if (option == OPT_GO)
         {
-            enterTransmission(ctx, export);
+            enterTransmission(ctx, export, backend);
         }
+    }
+
+    /**
+     * Open the export's backend for this connection. On refusal, reply the backend's error (GO: haggling goes on)
+     * or close the connection (EXPORT_NAME has no error reply).
+     *
+     * @return the backend serving this connection, or null if refused.
+     */
+    private NbdBackend open(final ChannelHandlerContext ctx, final int option, final NbdExport export)
+    {
+        final String client = clientName(ctx.channel().remoteAddress());
+        try
+        {
+            opened = Objects.requireNonNull(export.backend().open(client), "NbdBackend.open returned null");
+            return opened;
+        }
+        catch (final NbdOpenRefusedException ex)
+        {
+            final String why = optionName(option) + " for export '" + export.name() + "' refused by the backend: " +
+                ex.getMessage();
+            if (option == OPT_EXPORT_NAME)
+            {
+                reject(ctx, why);
+            }
+            else
+            {
+                LOG.log(Level.INFO, "{0}: {1}", client, why);
+                sendError(ctx, option, ex.nbdError(), ex.getMessage());
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            // A bug in the backend: do not guess what it wanted, end this connection and keep serving others.
+            LOG.log(Level.ERROR, client + ": opening export '" + export.name() + "' failed; closing", ex);
+            state = State.DONE;
+            ctx.close();
+        }
+        return null;
+    }
+
+    private void closeOpened(final ChannelHandlerContext ctx)
+    {
+        final NbdBackend backend = opened;
+        if (backend != null)
+        {
+            opened = null;
+            closeBackend(backend, ctx.channel().remoteAddress());
+        }
+    }
+
+    /**
+     * Close a backend opened for a connection; never throws (the connection is over either way).
+     *
+     * @param backend what {@link NbdBackend#open(String)} returned.
+     * @param client  the connection's remote address, for the log line.
+     */
+    static void closeBackend(final NbdBackend backend, final SocketAddress client)
+    {
+        try
+        {
+            backend.close();
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(Level.WARNING, clientName(client) + ": closing the export's backend failed", ex);
+        }
+    }
+
+    /**
+     * @param address a remote address.
+     * @return {@code host:port} ({@code [addr]:port} for IPv6), or the address's own text if not IP.
+     */
+    static String clientName(final SocketAddress address)
+    {
+        if (address instanceof InetSocketAddress)
+        {
+            final InetSocketAddress inet = (InetSocketAddress)address;
+            final String host = inet.getAddress() == null ? inet.getHostString() : inet.getAddress().getHostAddress();
+            return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + inet.getPort();
+        }
+        return String.valueOf(address);
     }
 
     private void onMetaContext(final ChannelHandlerContext ctx, final int option, final ByteBuf data)
@@ -391,17 +495,17 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
         replyAck(ctx, option);
     }
 
-    private int transmissionFlags(final NbdExport export)
+    private int transmissionFlags(final NbdBackend backend)
     {
         int flags = TF_HAS_FLAGS | TF_SEND_FLUSH | TF_SEND_FUA | TF_CAN_MULTI_CONN;
-        if (export.backend().isReadOnly())
+        if (backend.isReadOnly())
         {
             flags |= TF_READ_ONLY;
         }
         else
         {
             flags |= TF_SEND_WRITE_ZEROES | TF_SEND_FAST_ZERO;
-            if (export.backend().canTrim())
+            if (backend.canTrim())
             {
                 flags |= TF_SEND_TRIM;
             }
@@ -413,18 +517,19 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
         return flags;
     }
 
-    private void enterTransmission(final ChannelHandlerContext ctx, final NbdExport export)
+    private void enterTransmission(final ChannelHandlerContext ctx, final NbdExport export, final NbdBackend backend)
     {
         state = State.DONE;
         cancelDeadline();
         // Contexts selected for another export do not apply (the client must SET_META_CONTEXT the export it GOes to).
-        final NbdSession session = new NbdSession(export, structuredReplies,
+        final NbdSession session = new NbdSession(export, backend, structuredReplies,
             structuredReplies && allocationContext && allocationContextExport == export);
         LOG.log(Level.DEBUG, "{0}: transmission on export ''{1}'' (structured replies {2}, base:allocation {3})",
             ctx.channel().remoteAddress(), export.name(), session.structuredReplies(), session.allocationContext());
         final NbdTransmissionHandler transmission = new NbdTransmissionHandler(session, context);
         ctx.pipeline().addAfter(ctx.name(), "nbd-requests", new NbdRequestDecoder(transmission.requestPool()));
         ctx.pipeline().addAfter("nbd-requests", "nbd-transmission", transmission);
+        opened = null; // the transmission handler closes it from now on
         // Removal hands any bytes the client already pipelined to the request decoder.
         ctx.pipeline().remove(this);
     }
@@ -439,7 +544,13 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder
     private void replyError(final ChannelHandlerContext ctx, final int option, final int error, final String message)
     {
         LOG.log(Level.DEBUG, "{0}: {1} refused: {2}", ctx.channel().remoteAddress(), optionName(option), message);
-        final byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+        sendError(ctx, option, error, message);
+    }
+
+    private static void sendError(final ChannelHandlerContext ctx, final int option, final int error,
+        final String message)
+    {
+        final byte[] bytes = messageBytes(message);
         reply(ctx, option, error, ctx.alloc().buffer(bytes.length).writeBytes(bytes));
         ctx.flush();
     }

@@ -27,7 +27,7 @@ final class NbdRequestValidator
         {
             return false; // already refused by the decoder (oversized write)
         }
-        final NbdBackend backend = session.export().backend();
+        final NbdBackend backend = session.backend();
         final int type = request.type();
         final int flags = request.flags();
         if ((flags & ~CMD_FLAGS_KNOWN) != 0)

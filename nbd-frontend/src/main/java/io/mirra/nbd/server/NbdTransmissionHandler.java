@@ -8,10 +8,10 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.internal.PlatformDependent;
 
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
 import java.util.Queue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.mirra.nbd.protocol.NbdProtocol.*;
 
@@ -25,6 +25,10 @@ import static io.mirra.nbd.protocol.NbdProtocol.*;
  * Back-pressure: when the requests or payload bytes in flight exceed their bounds, or replies pile up in the outbound
  * buffer because the client does not read them (the channel is not writable), the connection stops reading and
  * decoding (TCP then pushes back on the client) until half of the work has completed and the replies have drained.
+ * <p>
+ * End: when the channel closes (after NBD_CMD_DISC, by the client, or by the server), requests still arriving are
+ * dropped, and once every request submitted to the backend was completed (or abandoned, when the event loop stopped
+ * first) the connection's backend is closed, exactly once ({@link NbdBackend#close()}).
  * Not sharable.
  */
 final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implements NbdRequest.Completion
@@ -39,6 +43,11 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
     private final Queue<NbdRequest> completed = PlatformDependent.newMpscQueue();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Runnable drainTask = this::drainCompleted;
+    /** Requests submitted to the backend and not yet drained or abandoned; atomic as abandoning is off the loop. */
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final AtomicBoolean backendClosed = new AtomicBoolean();
+    /** The channel closed (or its event loop stopped): nothing more is submitted. */
+    private volatile boolean ended;
     private ChannelHandlerContext ctx;
     private int inFlightRequests;
     private long inFlightBytes;
@@ -49,7 +58,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
     NbdTransmissionHandler(final NbdSession session, final NbdServerContext context)
     {
         this.session = session;
-        this.backend = session.export().backend();
+        this.backend = session.backend();
         this.maxInFlightRequests = context.maxInFlightRequests();
         this.maxInFlightBytes = context.maxInFlightBytes();
         this.pool = new NbdRequestPool(this, context.maxInFlightRequests() * 2);
@@ -64,15 +73,18 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
     public void handlerAdded(final ChannelHandlerContext ctx)
     {
         this.ctx = ctx;
+        // The close future rather than channelInactive: it also fires (at once) for a channel closed before this
+        // handler was added, and before the request decoder hands on requests it still had buffered at close.
+        ctx.channel().closeFuture().addListener(f -> onChannelClosed());
     }
 
     @Override
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
         final NbdRequest request = (NbdRequest)msg;
-        if (disconnecting)
+        if (disconnecting || ended)
         {
-            recycle(request); // the protocol forbids requests after NBD_CMD_DISC; drop them
+            recycle(request); // the protocol forbids requests after NBD_CMD_DISC; after close, nobody gets a reply
             return;
         }
         if (request.type() == CMD_DISC)
@@ -102,6 +114,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
             default:
                 break;
         }
+        outstanding.incrementAndGet();
         updateReading();
         backend.submit(request);
     }
@@ -138,26 +151,52 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
 
     private void releaseAbandoned()
     {
+        ended = true; // the event loop is gone, so is the connection (normally its close already said so)
         do
         {
+            int released = 0;
             NbdRequest request;
             while ((request = completed.poll()) != null)
             {
                 releaseBuffers(request);
+                released++;
             }
+            outstanding.addAndGet(-released);
             drainScheduled.set(false);
         }
         // another thread may have queued after our last poll and seen drainScheduled still set: take its turn
         while (!completed.isEmpty() && drainScheduled.compareAndSet(false, true));
+        closeBackendIfDone();
+    }
+
+    private void onChannelClosed()
+    {
+        ended = true;
+        closeBackendIfDone();
+    }
+
+    /**
+     * Close the backend once the connection ended and no request is left with it. Called after each change of either
+     * condition, from the event loop or (abandoning) a backend thread; both sides write their condition before
+     * reading the other's, so whichever changes the last one sees both, and the flag makes it happen once.
+     */
+    private void closeBackendIfDone()
+    {
+        if (ended && outstanding.get() == 0 && backendClosed.compareAndSet(false, true))
+        {
+            NbdHandshakeHandler.closeBackend(backend, ctx.channel().remoteAddress());
+        }
     }
 
     private void drainCompleted()
     {
         drainScheduled.set(false); // before polling, so a completion racing with this drain schedules another
         final boolean active = ctx.channel().isActive();
+        int drained = 0;
         NbdRequest request;
         while ((request = completed.poll()) != null)
         {
+            drained++;
             inFlightRequests--;
             if (request.type() == CMD_READ || request.type() == CMD_WRITE)
             {
@@ -174,9 +213,11 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
             }
             recycle(request);
         }
+        outstanding.addAndGet(-drained);
         flushIfNeeded();
         updateReading();
         closeIfIdle();
+        closeBackendIfDone();
     }
 
     @Override
@@ -231,12 +272,12 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter implemen
         }
         if (errno != 0)
         {
-            final String message = request.errorMessage() == null ? "" : request.errorMessage();
-            final byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-            final int length = Math.min(bytes.length, MAX_STRING_LENGTH);
+            // The message tells the client why (a refusal from the validator or the backend's own explanation).
+            final byte[] bytes = messageBytes(request.errorMessage());
+            final int length = bytes.length;
             final ByteBuf chunk = ctx.alloc().directBuffer(STRUCTURED_REPLY_HEADER_LENGTH + 6 + length);
             writeChunkHeader(chunk, REPLY_TYPE_ERROR, request.cookie(), 6 + length);
-            chunk.writeInt(errno).writeShort(length).writeBytes(bytes, 0, length);
+            chunk.writeInt(errno).writeShort(length).writeBytes(bytes);
             ctx.write(chunk, ctx.voidPromise());
             return;
         }

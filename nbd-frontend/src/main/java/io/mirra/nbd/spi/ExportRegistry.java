@@ -35,6 +35,23 @@ public final class ExportRegistry
     }
 
     /**
+     * Remove an export (new connections no longer find it; open ones keep their backend). If it was the default,
+     * there is no default until the next add.
+     *
+     * @param name export name.
+     * @return true if it was registered.
+     */
+    public boolean remove(final String name)
+    {
+        final boolean removed = exports.remove(name) != null;
+        if (removed && name.equals(defaultName))
+        {
+            defaultName = null;
+        }
+        return removed;
+    }
+
+    /**
      * @param name export name; empty selects the default export.
      * @return the export, or null if none has that name.
      */

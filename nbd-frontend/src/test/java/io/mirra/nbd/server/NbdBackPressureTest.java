@@ -218,8 +218,10 @@ class NbdBackPressureTest
             backend.release();
             backend.awaitIdle(30_000);
             server.close();
-            backend.close();
+            backend.shutdown();
             assertTrue(backend.violations().isEmpty(), backend.violations().toString());
+            assertTrue(backend.awaitAllClosed(10_000), backend.openCount() + " opens, " + backend.closeCount() +
+                " closes");
         }
     }
 }

@@ -33,8 +33,12 @@ import static io.mirra.nbd.protocol.NbdProtocol.*;
  * Every request seen is checked against what the frontend promised: a validated range, a payload exactly as long as
  * the request, a read target large enough. A broken promise is recorded in {@link #violations()} and the request
  * fails with EIO.
+ * <p>
+ * Connections share this backend ({@link #open(String)} returns it); opens and closes are counted, and a close
+ * without an open, or a request after every connection closed, is a violation. {@link #shutdown()} stops the disk
+ * threads: it is not {@link #close()}, which the server calls once per connection.
  */
-public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
+public final class MemoryNbdBackend implements NbdBackend
 {
     /** Allocation granularity. */
     public static final int PAGE = 4096;
@@ -58,6 +62,8 @@ public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
     private long completed;
     private long flushes;
     private long fuaRequests;
+    private int opens;
+    private int closes;
 
     /**
      * What the backend saw of one request.
@@ -107,6 +113,31 @@ public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
     // ---- NbdBackend ------------------------------------------------------------------------------------------------
 
     @Override
+    public NbdBackend open(final String client)
+    {
+        synchronized (lock)
+        {
+            opens++;
+            lock.notifyAll();
+        }
+        return this;
+    }
+
+    @Override
+    public void close()
+    {
+        synchronized (lock)
+        {
+            closes++;
+            if (closes > opens)
+            {
+                violations.add("close without open: " + closes + " closes, " + opens + " opens");
+            }
+            lock.notifyAll();
+        }
+    }
+
+    @Override
     public long sizeBytes()
     {
         return data.length;
@@ -142,6 +173,10 @@ public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
         final int now = inFlight.incrementAndGet();
         synchronized (lock)
         {
+            if (closes >= opens)
+            {
+                violations.add("request submitted while no connection is open: " + request);
+            }
             submitted++;
             maxInFlight = Math.max(maxInFlight, now);
             seen.add(new Seen(request.type(), request.flags(), request.offsetBytes(), request.lengthBytes()));
@@ -322,6 +357,36 @@ public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
         }
     }
 
+    /** @return how often a connection opened this backend. */
+    public int openCount()
+    {
+        synchronized (lock)
+        {
+            return opens;
+        }
+    }
+
+    /** @return how often a connection closed this backend. */
+    public int closeCount()
+    {
+        synchronized (lock)
+        {
+            return closes;
+        }
+    }
+
+    /**
+     * Wait until as many connections closed this backend as opened it.
+     *
+     * @param timeoutMs deadline.
+     * @return true if every open was closed, false on timeout.
+     * @throws InterruptedException if interrupted.
+     */
+    public boolean awaitAllClosed(final long timeoutMs) throws InterruptedException
+    {
+        return await(() -> closes == opens, timeoutMs);
+    }
+
     /** @return broken frontend promises (empty when all is well). */
     public List<String> violations()
     {
@@ -374,8 +439,10 @@ public final class MemoryNbdBackend implements NbdBackend, AutoCloseable
         }
     }
 
-    @Override
-    public void close()
+    /**
+     * Run held requests, then stop the disk threads (after the server closed).
+     */
+    public void shutdown()
     {
         release();
         disk.shutdown();

@@ -162,11 +162,26 @@ public final class TestServer implements AutoCloseable
             }
         }
         server.close();
-        disk.close();
-        readOnly.close();
-        holey.close();
-        assertTrue(disk.violations().isEmpty(), "backend saw broken promises: " + disk.violations());
-        assertTrue(readOnly.violations().isEmpty(), "backend saw broken promises: " + readOnly.violations());
-        assertTrue(holey.violations().isEmpty(), "backend saw broken promises: " + holey.violations());
+        for (final MemoryNbdBackend backend : new MemoryNbdBackend[] {disk, readOnly, holey})
+        {
+            backend.shutdown();
+            assertTrue(backend.violations().isEmpty(), "backend saw broken promises: " + backend.violations());
+            assertAllClosed(backend);
+        }
+    }
+
+    private static void assertAllClosed(final MemoryNbdBackend backend)
+    {
+        try
+        {
+            // Every connection is closed once the server is; the close of its backend follows its last completion.
+            assertTrue(backend.awaitAllClosed(10_000), "every open backend is closed once: " +
+                backend.openCount() + " opens, " + backend.closeCount() + " closes");
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(ex);
+        }
     }
 }
