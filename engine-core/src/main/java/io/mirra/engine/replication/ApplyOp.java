@@ -1,0 +1,121 @@
+package io.mirra.engine.replication;
+
+import io.mirra.engine.storage.BlockStore;
+import io.mirra.engine.storage.StorageException;
+import io.mirra.transport.netty.Frame;
+import io.netty.buffer.ByteBuf;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One operation received from a peer and applied here (the receiving side of the write path, and reads served for
+ * diskless peers). Runs on a disk thread once the peer's ordering gate lets it start, then reports to the resource.
+ */
+final class ApplyOp implements Runnable
+{
+    static final int WRITE = 1;
+    static final int TRIM = 2;
+    static final int ZERO = 3;
+    static final int FLUSH = 4;
+    static final int READ = 5;
+
+    final ReplicatedResource owner;
+    final PeerState from;
+    final int kind;
+    final int volume;
+    final long seq;
+    final long offset;
+    final long length;
+    final long epoch;
+    final int flags;
+    /** WRITE: the received frame (holds the data); released when done. */
+    Frame frame;
+    /** READ: the buffer the data is read into; handed to the reply. */
+    ByteBuf readBuffer;
+    BlockStore store;
+    boolean fua;
+    boolean noHole;
+    int errno;
+    String message;
+
+    ApplyOp(final ReplicatedResource owner, final PeerState from, final int kind, final int volume, final long seq,
+        final long offset, final long length, final long epoch, final int flags)
+    {
+        this.owner = owner;
+        this.from = from;
+        this.kind = kind;
+        this.volume = volume;
+        this.seq = seq;
+        this.offset = offset;
+        this.length = length;
+        this.epoch = epoch;
+        this.flags = flags;
+    }
+
+    boolean isWrite()
+    {
+        return kind == WRITE || kind == TRIM || kind == ZERO;
+    }
+
+    boolean overlaps(final ApplyOp other)
+    {
+        return volume == other.volume && offset < other.offset + other.length && other.offset < offset + length;
+    }
+
+    @Override
+    public void run()
+    {
+        try
+        {
+            switch (kind)
+            {
+                case WRITE:
+                {
+                    final ByteBuf data = frame.writeData();
+                    store.write(data.nioBuffers(data.readerIndex(), data.readableBytes()), offset);
+                    break;
+                }
+                case TRIM:
+                    store.trim(offset, length);
+                    break;
+                case ZERO:
+                    store.zero(offset, length, !noHole, false);
+                    break;
+                case FLUSH:
+                    store.flush();
+                    break;
+                case READ:
+                {
+                    final ByteBuffer target = readBuffer.nioBuffer(0, (int)length);
+                    store.read(target, offset);
+                    readBuffer.writerIndex((int)length);
+                    break;
+                }
+                default:
+                    throw new IllegalStateException("kind " + kind);
+            }
+            if (fua && kind != FLUSH && kind != READ)
+            {
+                store.flush();
+            }
+        }
+        catch (final StorageException ex)
+        {
+            errno = ex.errno();
+            message = ex.getMessage();
+        }
+        catch (final RuntimeException ex)
+        {
+            errno = StorageException.EIO;
+            message = ex.toString();
+        }
+        owner.onApplied(this);
+    }
+
+    @Override
+    public String toString()
+    {
+        return "ApplyOp[" + kind + " from " + from.spec.name() + ", vol " + volume + ", " + offset + "+" + length +
+            ", seq " + seq + ", epoch " + epoch + "]";
+    }
+}

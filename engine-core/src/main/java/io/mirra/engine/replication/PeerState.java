@@ -1,0 +1,129 @@
+package io.mirra.engine.replication;
+
+import io.mirra.bitmap.BitmapGeometry;
+import io.mirra.bitmap.DirtyBitmap;
+import io.mirra.transport.PeerLink;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+
+/**
+ * What this node knows about one peer of the resource, and the receiving side's ordering gate for operations that
+ * peer sends. Guarded by the resource's lock.
+ */
+final class PeerState
+{
+    final ResourceSpec.PeerSpec spec;
+    final int index;
+    PeerLink link;
+
+    /** True after the peer's first STATE on the current connection (the connection is then Connected). */
+    boolean stateKnown;
+    /** The operator disconnected this peer: StandAlone until connect. */
+    boolean standAlone;
+    Role role = Role.UNKNOWN;
+    final DiskState[] diskStates;
+    final long[] currentGens;
+    final long[][] histories;
+    final ReplicationState[] replication;
+    /** Why a volume does not replicate, or null. */
+    final String[] replicationReason;
+    /** Blocks that may differ on that peer, per volume (null where either side is diskless). */
+    final DirtyBitmap[] outOfSync;
+    final long[] sentBytes;
+    final long[] receivedBytes;
+    long unackedBytes;
+    long unackedRequests;
+    int pendingReads;
+
+    // ---- receiving side: ordering gate for operations from this peer ----------------------------------------------
+    final ArrayDeque<ApplyOp> queued = new ArrayDeque<>();
+    final ArrayList<ApplyOp> running = new ArrayList<>();
+    int runningWrites;
+    long gateEpoch;
+
+    PeerState(final ResourceSpec.PeerSpec spec, final int index, final ResourceSpec resource)
+    {
+        this.spec = spec;
+        this.index = index;
+        final int volumes = resource.volumeCount();
+        diskStates = new DiskState[volumes];
+        currentGens = new long[volumes];
+        histories = new long[volumes][];
+        replication = new ReplicationState[volumes];
+        replicationReason = new String[volumes];
+        outOfSync = new DirtyBitmap[volumes];
+        sentBytes = new long[volumes];
+        receivedBytes = new long[volumes];
+        for (int v = 0; v < volumes; v++)
+        {
+            if (!spec.disklessVolumes()[v] && !resource.disklessVolumes()[v])
+            {
+                outOfSync[v] = new DirtyBitmap(new BitmapGeometry(resource.volumeSizes()[v],
+                    resource.bitmapBlockSize()));
+            }
+        }
+        resetConnection();
+    }
+
+    /** Forget what the last connection told. */
+    void resetConnection()
+    {
+        stateKnown = false;
+        role = Role.UNKNOWN;
+        for (int v = 0; v < diskStates.length; v++)
+        {
+            diskStates[v] = DiskState.D_UNKNOWN;
+            currentGens[v] = 0;
+            histories[v] = new long[0];
+            replication[v] = ReplicationState.OFF;
+            replicationReason[v] = null;
+        }
+        unackedBytes = 0;
+        unackedRequests = 0;
+        pendingReads = 0;
+    }
+
+    boolean isUp()
+    {
+        return link != null && link.state() == PeerLink.State.UP && stateKnown;
+    }
+
+    boolean isDiskless(final int volume)
+    {
+        return spec.disklessVolumes()[volume];
+    }
+
+    /** @return true when new writes of the volume go to this peer. */
+    boolean replicates(final int volume)
+    {
+        return isUp() && !isDiskless(volume) && replication[volume] == ReplicationState.ESTABLISHED;
+    }
+
+    /** @return true when this peer can serve reads of the volume. */
+    boolean canServeReads(final int volume)
+    {
+        return isUp() && !isDiskless(volume) && diskStates[volume] == DiskState.UP_TO_DATE &&
+            replication[volume] == ReplicationState.ESTABLISHED;
+    }
+
+    void markOutOfSync(final int volume, final long offset, final long length)
+    {
+        final DirtyBitmap bitmap = outOfSync[volume];
+        if (bitmap != null && length > 0)
+        {
+            bitmap.markByteRange(offset, length);
+        }
+    }
+
+    String name()
+    {
+        return spec.name();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "peer " + spec.name();
+    }
+}

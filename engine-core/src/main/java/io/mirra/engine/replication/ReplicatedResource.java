@@ -1,0 +1,2209 @@
+package io.mirra.engine.replication;
+
+import io.mirra.engine.storage.BlockStore;
+import io.mirra.engine.storage.DiskIoWorkers;
+import io.mirra.engine.storage.StorageException;
+import io.mirra.transport.FrameHandler;
+import io.mirra.transport.PeerLink;
+import io.mirra.transport.StreamKind;
+import io.mirra.transport.netty.ByteBufView;
+import io.mirra.transport.netty.Frame;
+import io.mirra.transport.netty.NettyPeerTransport;
+import io.mirra.transport.netty.OutboundFrames;
+import io.mirra.transport.netty.PeerHandshakeConfig;
+import io.mirra.transport.netty.ReconnectPolicy;
+import io.mirra.transport.protocol.RangeOpFlyweight;
+import io.mirra.transport.protocol.ReadReplyFlyweight;
+import io.mirra.transport.protocol.ReadRequestFlyweight;
+import io.mirra.transport.protocol.ReplicationProtocol;
+import io.mirra.transport.protocol.StateFlyweight;
+import io.mirra.transport.protocol.TwoPcFlyweight;
+import io.mirra.transport.protocol.TwoPcReplyFlyweight;
+import io.mirra.transport.protocol.WriteAckFlyweight;
+import io.mirra.transport.protocol.WriteFlyweight;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import org.agrona.collections.Long2ObjectHashMap;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import static io.mirra.transport.protocol.ReplicationProtocol.ACK_FLAG_DURABLE;
+import static io.mirra.transport.protocol.ReplicationProtocol.ACK_FLAG_RECEIVED;
+
+/**
+ * One replicated resource on this node: its volumes (local disks or none), its peers and their links, its role, and
+ * the write path (SPEC §1-§2). This is the engine; the node gives it NBD requests through the volume methods
+ * ({@link #read}, {@link #write}, {@link #flush}, {@link #trim}, {@link #zero}) and admin commands through
+ * {@link #promote}, {@link #demote}, {@link #status}.
+ * <p>
+ * <b>Write path (Primary).</b> A write is admitted under the lock: if it overlaps a write still in flight, it waits
+ * for that one to complete (so the local disk and every peer see overlapping writes in one order). When it can go,
+ * it gets the next sequence number and the current <em>epoch</em>, and is sent to every peer that replicates the
+ * volume while its local part starts on a disk thread. Sending happens under the lock, so the data stream carries
+ * operations in sequence order with non-decreasing epochs. The epoch advances at the first dispatch after any
+ * operation completed: a write that completed before another was submitted therefore always has a lower epoch than
+ * it, and peers start an operation of a new epoch only after every earlier write they received is on their disk
+ * (SPEC §2.2, DRBD's barriers). Completion waits, per peer, for what the protocol needs: C the peer's durable
+ * acknowledgement, B its receipt, A nothing (unless more than {@link ResourceSpec#asyncMaxUnackedBytes()} is
+ * outstanding to it: the bounded send queue). A peer that does not replicate a write (down, outdated, failed) gets its
+ * blocks marked out of sync instead.
+ * <p>
+ * <b>Generations.</b> Each local copy has a generation identifier ({@link VolumeMeta}); a Primary starts a new one
+ * whenever a peer with a disk is not receiving its writes (at promotion, or when the peer drops), so on reconnect
+ * the older copy is recognised and marked Outdated, and unrelated histories are reported as split brain.
+ * <p>
+ * <b>Threading.</b> One lock (this object) guards all state; it is held only for bookkeeping and for handing frames
+ * to links and tasks to disk threads, never for I/O (metadata updates on role and connection changes excepted).
+ * Frame callbacks run on the transport's event loop, disk completions on disk threads; caller callbacks run on
+ * either, never under a caller's lock.
+ */
+public final class ReplicatedResource implements FrameHandler, AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(ReplicatedResource.class.getName());
+    private static final ThreadLocal<OutboundFrames> FRAMES = ThreadLocal.withInitial(OutboundFrames::new);
+    private static final ByteBufAllocator ALLOC = ByteBufAllocator.DEFAULT;
+    /** How long a promotion waits for the peers' answers. */
+    static final long PROMOTE_TIMEOUT_MS = 10_000;
+    /** How often a promotion that met a concurrent one is tried. */
+    static final int PROMOTE_ATTEMPTS = 8;
+    private static final int MAX_FRAME_DATA = ReplicationProtocol.MAX_WRITE_DATA_LENGTH;
+
+    private final ResourceSpec spec;
+    private final DiskIoWorkers workers;
+    private final BlockStore[] stores;
+    private final boolean[] freshDisks;
+    private final VolumeMeta[] metas;
+    private final DiskState[] diskStates;
+    private final PeerState[] peers;
+    private final Map<String, PeerState> peersByName = new LinkedHashMap<>();
+    private final List<ArrayList<PrimaryOp>> active = new ArrayList<>();
+    private final Long2ObjectHashMap<PrimaryOp> inflight = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<ReadChunk> pendingReads = new Long2ObjectHashMap<>();
+    private final List<Consumer<StateEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final long[] readBytes;
+    private final long[] writtenBytes;
+    private final ByteBufView view = new ByteBufView(); // transport event loop only
+    private final StateFlyweight stateFlyweight = new StateFlyweight(); // transport event loop only
+    private final TwoPcReplyFlyweight twoPcReply = new TwoPcReplyFlyweight(); // transport event loop only
+    private Map<String, StateEvent> published = new LinkedHashMap<>();
+    private NettyPeerTransport transport;
+    private InetSocketAddress boundAddress;
+
+    private Role role = Role.SECONDARY;
+    private long nextSeq = 1;
+    private long epoch = 1;
+    private boolean newEpochPending;
+    private long nextReadId = 1;
+    private int readRoundRobin;
+    private int upperPending;
+    private int lowerPending;
+    private int writers;
+    private boolean autoPromoted;
+    private Promotion promotion;
+    private PeerState grantedTo;
+    private long grantedTx;
+    private boolean closed;
+
+    /**
+     * @param spec       the resource as this node runs it.
+     * @param stores     per volume the local disk, or null where this node is diskless; not closed by this class.
+     * @param freshDisks per volume: true when the node just created the disk empty.
+     * @param workers    the disk threads.
+     */
+    public ReplicatedResource(final ResourceSpec spec, final BlockStore[] stores, final boolean[] freshDisks,
+        final DiskIoWorkers workers)
+    {
+        if (stores.length != spec.volumeCount() || freshDisks.length != spec.volumeCount())
+        {
+            throw new IllegalArgumentException("one store and one fresh flag per volume");
+        }
+        this.spec = spec;
+        this.workers = workers;
+        this.stores = stores.clone();
+        this.freshDisks = freshDisks.clone();
+        final int volumes = spec.volumeCount();
+        this.metas = new VolumeMeta[volumes];
+        this.diskStates = new DiskState[volumes];
+        this.readBytes = new long[volumes];
+        this.writtenBytes = new long[volumes];
+        for (int v = 0; v < volumes; v++)
+        {
+            if ((stores[v] == null) != spec.disklessVolumes()[v])
+            {
+                throw new IllegalArgumentException("volume " + v + ": a store exactly where the node has a disk");
+            }
+            if (stores[v] != null && stores[v].sizeBytes() < spec.volumeSizes()[v])
+            {
+                throw new IllegalArgumentException("volume " + v + ": disk of " + stores[v].sizeBytes() +
+                    " bytes is smaller than the volume (" + spec.volumeSizes()[v] + " bytes)");
+            }
+            diskStates[v] = stores[v] == null ? DiskState.DISKLESS : DiskState.ATTACHING;
+            active.add(new ArrayList<>());
+        }
+        final List<ResourceSpec.PeerSpec> sorted = new ArrayList<>(spec.peers());
+        sorted.sort((a, b) -> a.name().compareTo(b.name()));
+        this.peers = new PeerState[sorted.size()];
+        for (int i = 0; i < peers.length; i++)
+        {
+            peers[i] = new PeerState(sorted.get(i), i, spec);
+            peersByName.put(peers[i].name(), peers[i]);
+        }
+    }
+
+    // ---- lifecycle ----------------------------------------------------------------------------------------------
+
+    /**
+     * Read the metadata, listen for peers and start dialing those this node dials.
+     *
+     * @return the replication address bound.
+     * @throws IOException when metadata cannot be read or created.
+     */
+    public InetSocketAddress start() throws IOException
+    {
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (stores[v] != null)
+            {
+                final Path file = spec.metaDir().resolve(spec.name() + "-" + v + ".meta");
+                metas[v] = VolumeMeta.loadOrCreate(file, freshDisks[v]);
+                synchronized (this)
+                {
+                    diskStates[v] = metas[v].diskState();
+                }
+            }
+        }
+        if (peers.length == 0)
+        {
+            publish();
+            return null;
+        }
+        final Set<String> names = new HashSet<>(peersByName.keySet());
+        final byte[] secret = spec.secret().length > 0 ? spec.secret() :
+            spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        final PeerHandshakeConfig handshake = PeerHandshakeConfig.of(spec.nodeName(), spec.name(), names, secret,
+            spec.volumeSizes());
+        final NettyPeerTransport t = new NettyPeerTransport(handshake, this,
+            ReconnectPolicy.defaults(spec.nodeId() * 7919L + spec.name().hashCode()));
+        synchronized (this)
+        {
+            transport = t;
+            for (final PeerState peer : peers)
+            {
+                peer.link = t.link(peer.name());
+            }
+        }
+        boundAddress = t.listen(spec.listenHost(), spec.listenPort());
+        for (final PeerState peer : peers)
+        {
+            if (NettyPeerTransport.dials(spec.nodeName(), peer.name()))
+            {
+                t.connect(peer.name(), peer.spec.host(), peer.spec.port());
+            }
+        }
+        publish();
+        return boundAddress;
+    }
+
+    /** @return the replication address bound by {@link #start()}, or null. */
+    public InetSocketAddress replicationAddress()
+    {
+        return boundAddress;
+    }
+
+    /** @return the resource as configured. */
+    public ResourceSpec spec()
+    {
+        return spec;
+    }
+
+    /**
+     * Close the links (peers see this node go away) and fail what is still in flight. The stores are the caller's.
+     */
+    @Override
+    public void close()
+    {
+        final NettyPeerTransport t;
+        synchronized (this)
+        {
+            if (closed)
+            {
+                return;
+            }
+            closed = true;
+            t = transport;
+        }
+        if (t != null)
+        {
+            t.close();
+        }
+        synchronized (this)
+        {
+            for (final PeerState peer : peers)
+            {
+                dropPeerOps(peer, "resource closed");
+            }
+        }
+    }
+
+    // ---- volume I/O ---------------------------------------------------------------------------------------------
+
+    /**
+     * Read from the volume: from the local disk when it is UpToDate (or Consistent while no peer is connected),
+     * otherwise from an UpToDate peer.
+     *
+     * @param volume   volume number.
+     * @param offset   byte offset.
+     * @param target   filled with exactly its remaining bytes; must stay valid until completion.
+     * @param callback completion.
+     * @param context  passed to the callback.
+     * @param <T>      context type.
+     */
+    public <T> void read(final int volume, final long offset, final ByteBuffer target, final IoCallback<T> callback,
+        final T context)
+    {
+        final int length = target.remaining();
+        final String refusal;
+        synchronized (this)
+        {
+            readBytes[volume] += length;
+            if (readsLocally(volume))
+            {
+                lowerPending++;
+                final BlockStore store = stores[volume];
+                final boolean offered = workers.offer(() ->
+                {
+                    int err = 0;
+                    String msg = null;
+                    try
+                    {
+                        store.read(target, offset);
+                    }
+                    catch (final StorageException ex)
+                    {
+                        err = ex.errno();
+                        msg = ex.getMessage();
+                    }
+                    synchronized (this)
+                    {
+                        lowerPending--;
+                    }
+                    callback.onComplete(context, err, msg);
+                });
+                if (offered)
+                {
+                    return;
+                }
+                lowerPending--;
+                refusal = "disk queue full";
+            }
+            else
+            {
+                refusal = readRemotely(volume, offset, target, length, callback, context);
+                if (refusal == null)
+                {
+                    return;
+                }
+            }
+        }
+        callback.onComplete(context, StorageException.EIO, refusal);
+    }
+
+    private boolean readsLocally(final int volume)
+    {
+        return stores[volume] != null &&
+            (diskStates[volume] == DiskState.UP_TO_DATE || diskStates[volume] == DiskState.CONSISTENT);
+    }
+
+    /** Under the lock: split into frames of at most 1 MiB, all to one peer. @return null, or why it cannot. */
+    private <T> String readRemotely(final int volume, final long offset, final ByteBuffer target, final int length,
+        final IoCallback<T> callback, final T context)
+    {
+        final PeerState peer = pickReadPeer(volume);
+        if (peer == null)
+        {
+            return "no UpToDate copy of volume " + volume + " is reachable from " + spec.nodeName();
+        }
+        @SuppressWarnings("unchecked")
+        final RemoteRead read = new RemoteRead(volume, offset, target, (IoCallback<Object>)callback, context);
+        read.chunksLeft = (length + MAX_FRAME_DATA - 1) / MAX_FRAME_DATA;
+        for (int pos = 0; pos < length; pos += MAX_FRAME_DATA)
+        {
+            sendReadChunk(new ReadChunk(read, pos, Math.min(MAX_FRAME_DATA, length - pos)), peer);
+        }
+        return null;
+    }
+
+    private PeerState pickReadPeer(final int volume)
+    {
+        PeerState best = null;
+        final int n = peers.length;
+        for (int i = 0; i < n; i++)
+        {
+            final PeerState candidate = peers[(readRoundRobin + i) % n];
+            if (!candidate.canServeReads(volume))
+            {
+                continue;
+            }
+            if (spec.readBalancing() == ReadBalancing.ROUND_ROBIN)
+            {
+                readRoundRobin = (candidate.index + 1) % n;
+                return candidate;
+            }
+            if (best == null || candidate.pendingReads < best.pendingReads ||
+                candidate.pendingReads == best.pendingReads && candidate.spec.nodeId() < best.spec.nodeId())
+            {
+                best = candidate;
+            }
+        }
+        return best;
+    }
+
+    private void sendReadChunk(final ReadChunk chunk, final PeerState peer)
+    {
+        chunk.id = nextReadId++;
+        chunk.peer = peer;
+        pendingReads.put(chunk.id, chunk);
+        peer.pendingReads++;
+        final Frame frame = FRAMES.get().readRequest(ALLOC, chunk.read.volume, chunk.id,
+            chunk.read.offset + chunk.position, chunk.length);
+        if (!peer.link.send(StreamKind.DATA, frame))
+        {
+            // The link went down under us: onLinkDown re-routes it (it is registered already).
+            LOG.log(Level.DEBUG, "{0}: read request to {1} not sent; it will be re-routed", spec.name(), peer);
+        }
+    }
+
+    /**
+     * Write to the volume (this node must be Primary).
+     *
+     * @param volume   volume number.
+     * @param offset   byte offset.
+     * @param data     the data; not taken over: it must stay valid until completion, and is not released.
+     * @param fua      durable on every disk the protocol waits for before completion.
+     * @param callback completion.
+     * @param context  passed to the callback.
+     * @param <T>      context type.
+     */
+    public <T> void write(final int volume, final long offset, final ByteBuf data, final boolean fua,
+        final IoCallback<T> callback, final T context)
+    {
+        submit(new PrimaryOp(this, PrimaryOp.WRITE, volume, offset, data.readableBytes(),
+            fua ? PrimaryOp.FLAG_FUA : 0, data, callback, context, peers.length));
+    }
+
+    /**
+     * Discard a range on every copy.
+     *
+     * @param volume   volume number.
+     * @param offset   byte offset.
+     * @param length   bytes.
+     * @param fua      durable before completion.
+     * @param callback completion.
+     * @param context  passed to the callback.
+     * @param <T>      context type.
+     */
+    public <T> void trim(final int volume, final long offset, final long length, final boolean fua,
+        final IoCallback<T> callback, final T context)
+    {
+        submit(new PrimaryOp(this, PrimaryOp.TRIM, volume, offset, length, fua ? PrimaryOp.FLAG_FUA : 0, null,
+            callback, context, peers.length));
+    }
+
+    /**
+     * Zero a range on every copy.
+     *
+     * @param volume   volume number.
+     * @param offset   byte offset.
+     * @param length   bytes.
+     * @param noHole   keep the range allocated.
+     * @param fua      durable before completion.
+     * @param callback completion.
+     * @param context  passed to the callback.
+     * @param <T>      context type.
+     */
+    public <T> void zero(final int volume, final long offset, final long length, final boolean noHole,
+        final boolean fua, final IoCallback<T> callback, final T context)
+    {
+        submit(new PrimaryOp(this, PrimaryOp.ZERO, volume, offset, length,
+            (fua ? PrimaryOp.FLAG_FUA : 0) | (noHole ? PrimaryOp.FLAG_NO_HOLE : 0), null, callback, context,
+            peers.length));
+    }
+
+    /**
+     * Make every write completed before this call durable on the local disk and on every peer the protocol waits
+     * for (SPEC §2.3).
+     *
+     * @param volume   volume number (a flush covers the whole resource's disks of that volume).
+     * @param callback completion.
+     * @param context  passed to the callback.
+     * @param <T>      context type.
+     */
+    public <T> void flush(final int volume, final IoCallback<T> callback, final T context)
+    {
+        submit(new PrimaryOp(this, PrimaryOp.FLUSH, volume, 0, 0, 0, null, callback, context, peers.length));
+    }
+
+    private void submit(final PrimaryOp op)
+    {
+        final String refusal;
+        synchronized (this)
+        {
+            refusal = writeRefusal();
+            if (refusal == null)
+            {
+                upperPending++;
+                if (op.kind == PrimaryOp.WRITE)
+                {
+                    writtenBytes[op.volume] += op.length;
+                }
+                // Overlapping writes in flight: this one waits, so every copy applies them in one order.
+                if (op.kind != PrimaryOp.FLUSH)
+                {
+                    for (final PrimaryOp other : active.get(op.volume))
+                    {
+                        if (op.overlaps(other))
+                        {
+                            if (other.waiters == null)
+                            {
+                                other.waiters = new ArrayList<>(2);
+                            }
+                            other.waiters.add(op);
+                            op.blockedBy++;
+                        }
+                    }
+                    active.get(op.volume).add(op);
+                }
+                if (op.blockedBy == 0)
+                {
+                    dispatch(op);
+                }
+                return;
+            }
+        }
+        op.callback.onComplete(op.context, StorageException.EROFS, refusal);
+    }
+
+    /** Under the lock. @return why writes are refused now, or null. */
+    private String writeRefusal()
+    {
+        if (closed)
+        {
+            return "resource " + spec.name() + " is down on " + spec.nodeName();
+        }
+        if (role != Role.PRIMARY)
+        {
+            return spec.nodeName() + " is Secondary for resource " + spec.name();
+        }
+        return null;
+    }
+
+    /** Under the lock: sequence, epoch, sends and the local part. */
+    private void dispatch(final PrimaryOp op)
+    {
+        op.dispatched = true;
+        if (newEpochPending)
+        {
+            epoch++;
+            newEpochPending = false;
+        }
+        op.epoch = epoch;
+        op.frames = op.kind == PrimaryOp.WRITE ? Math.max(1, (int)((op.length + MAX_FRAME_DATA - 1) / MAX_FRAME_DATA))
+            : 1;
+        op.firstSeq = nextSeq;
+        nextSeq += op.frames;
+        for (int f = 0; f < op.frames; f++)
+        {
+            inflight.put(op.firstSeq + f, op);
+        }
+        int copies = 0;
+        for (final PeerState peer : peers)
+        {
+            if (peer.isDiskless(op.volume))
+            {
+                continue;
+            }
+            if (!peer.replicates(op.volume))
+            {
+                if (op.kind != PrimaryOp.FLUSH)
+                {
+                    peer.markOutOfSync(op.volume, op.offset, op.length);
+                }
+                continue;
+            }
+            final byte wait = waitLevel(peer, op);
+            if (op.kind == PrimaryOp.FLUSH && wait == PrimaryOp.WAIT_NONE)
+            {
+                continue; // SPEC §2.3: only peers the protocol waits for
+            }
+            if (!sendTo(peer, op, wait))
+            {
+                peer.markOutOfSync(op.volume, op.offset, op.length);
+                continue;
+            }
+            copies++;
+        }
+        final BlockStore store = stores[op.volume];
+        if (store != null && readsLocally(op.volume))
+        {
+            op.store = store;
+            op.localPending = true;
+            lowerPending++;
+            copies++;
+            if (!workers.offer(op))
+            {
+                lowerPending--;
+                op.localPending = false;
+                op.errno = StorageException.EIO;
+                op.message = "disk queue full";
+            }
+        }
+        if (copies == 0 && op.kind != PrimaryOp.FLUSH && op.errno == 0)
+        {
+            op.errno = StorageException.EIO;
+            op.message = "no UpToDate copy of volume " + op.volume + " is reachable from " + spec.nodeName();
+        }
+        maybeComplete(op);
+    }
+
+    private byte waitLevel(final PeerState peer, final PrimaryOp op)
+    {
+        switch (spec.protocol())
+        {
+            case C:
+                return PrimaryOp.WAIT_DURABLE;
+            case B:
+                return PrimaryOp.WAIT_RECEIVED;
+            default:
+                // Protocol A with a bounded queue: past the bound, this write waits for the peer's disk.
+                return peer.unackedBytes > spec.asyncMaxUnackedBytes() || op.kind == PrimaryOp.FLUSH ?
+                    (op.kind == PrimaryOp.FLUSH ? PrimaryOp.WAIT_NONE : PrimaryOp.WAIT_DURABLE) :
+                    PrimaryOp.WAIT_NONE;
+        }
+    }
+
+    /** Under the lock. @return false when the link is not up. */
+    private boolean sendTo(final PeerState peer, final PrimaryOp op, final byte wait)
+    {
+        final PeerLink link = peer.link;
+        final int ackFlag = wait == PrimaryOp.WAIT_RECEIVED ? ReplicationProtocol.WRITE_FLAG_ACK_RECEIVED : 0;
+        switch (op.kind)
+        {
+            case PrimaryOp.WRITE:
+            {
+                final ByteBuf data = op.data;
+                final int base = data.readerIndex();
+                for (int f = 0; f < op.frames; f++)
+                {
+                    final int pos = f * MAX_FRAME_DATA;
+                    final int len = (int)Math.min(MAX_FRAME_DATA, op.length - pos);
+                    final int flags = ackFlag | (op.hasFlag(PrimaryOp.FLAG_FUA) ? ReplicationProtocol.WRITE_FLAG_FUA : 0);
+                    if (!link.sendWrite(op.volume, op.firstSeq + f, op.offset + pos, op.epoch, flags,
+                        data.retainedSlice(base + pos, len)))
+                    {
+                        if (f == 0)
+                        {
+                            return false;
+                        }
+                        // Part went out: account for the part, the rest is marked out of sync with the whole.
+                        peer.markOutOfSync(op.volume, op.offset, op.length);
+                        break;
+                    }
+                    account(peer, op, wait, len);
+                }
+                return true;
+            }
+            case PrimaryOp.TRIM:
+            case PrimaryOp.ZERO:
+            case PrimaryOp.FLUSH:
+            {
+                final int type = op.kind == PrimaryOp.TRIM ? ReplicationProtocol.TRIM :
+                    op.kind == PrimaryOp.ZERO ? ReplicationProtocol.WRITE_ZEROES : ReplicationProtocol.FLUSH;
+                int flags = op.hasFlag(PrimaryOp.FLAG_FUA) ? ReplicationProtocol.RANGE_FLAG_FUA : 0;
+                if (op.hasFlag(PrimaryOp.FLAG_NO_HOLE))
+                {
+                    flags |= ReplicationProtocol.RANGE_FLAG_NO_HOLE;
+                }
+                // Range ops have no "received" ack: B waits for the durable one.
+                final byte rangeWait = wait == PrimaryOp.WAIT_RECEIVED ? PrimaryOp.WAIT_DURABLE : wait;
+                final Frame frame = FRAMES.get().rangeOp(ALLOC, type, op.volume, op.firstSeq, op.offset, op.length,
+                    op.epoch, flags);
+                if (!link.send(StreamKind.DATA, frame))
+                {
+                    return false;
+                }
+                account(peer, op, rangeWait, 0);
+                return true;
+            }
+            default:
+                throw new IllegalStateException("kind " + op.kind);
+        }
+    }
+
+    private void account(final PeerState peer, final PrimaryOp op, final byte wait, final int bytes)
+    {
+        final int i = peer.index;
+        op.waitLevel[i] = wait;
+        if (wait != PrimaryOp.WAIT_NONE)
+        {
+            if (op.acksNeeded[i] == 0)
+            {
+                op.peersPending++;
+            }
+            op.acksNeeded[i]++;
+        }
+        op.durableByPeer[i]++;
+        op.durableOutstanding++;
+        peer.unackedBytes += bytes;
+        peer.unackedRequests++;
+        peer.sentBytes[op.volume] += bytes;
+    }
+
+    /** A disk thread finished the local part. */
+    void onLocalDone(final PrimaryOp op)
+    {
+        synchronized (this)
+        {
+            lowerPending--;
+            op.localPending = false;
+            if (op.localErrno() != 0 && op.errno == 0)
+            {
+                op.errno = op.localErrno();
+                op.message = op.localMessage();
+                LOG.log(Level.ERROR, "{0}: local {1} failed: {2}", spec.name(), op, op.message);
+            }
+            maybeComplete(op);
+        }
+    }
+
+    /** Under the lock. */
+    private void maybeComplete(final PrimaryOp op)
+    {
+        if (!op.completed && !op.localPending && op.peersPending == 0)
+        {
+            op.completed = true;
+            upperPending--;
+            newEpochPending = true;
+            if (op.kind != PrimaryOp.FLUSH)
+            {
+                active.get(op.volume).remove(op);
+            }
+            op.data = null; // the caller's buffer is only valid until completion
+            op.callback.onComplete(op.context, op.errno, op.message);
+            if (op.waiters != null)
+            {
+                for (final PrimaryOp waiter : op.waiters)
+                {
+                    if (--waiter.blockedBy == 0)
+                    {
+                        dispatchOrFail(waiter);
+                    }
+                }
+                op.waiters = null;
+            }
+        }
+        maybeRetire(op);
+    }
+
+    private void dispatchOrFail(final PrimaryOp op)
+    {
+        final String refusal = writeRefusal();
+        if (refusal == null)
+        {
+            dispatch(op);
+            return;
+        }
+        op.errno = StorageException.EROFS;
+        op.message = refusal;
+        maybeComplete(op);
+    }
+
+    private void maybeRetire(final PrimaryOp op)
+    {
+        if (op.completed && op.durableOutstanding == 0 && op.dispatched)
+        {
+            for (int f = 0; f < op.frames; f++)
+            {
+                inflight.remove(op.firstSeq + f);
+            }
+            op.dispatched = false;
+        }
+    }
+
+    private void onWriteAck(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final int base = body.readerIndex();
+        final long seq = body.getLongLE(base + WriteAckFlyweight.WRITE_SEQUENCE_OFFSET);
+        final int status = body.getIntLE(base + WriteAckFlyweight.STATUS_OFFSET);
+        final int flags = body.getUnsignedShortLE(base + WriteAckFlyweight.FLAGS_OFFSET);
+        synchronized (this)
+        {
+            final PrimaryOp op = inflight.get(seq);
+            if (op == null || op.durableByPeer[peer.index] == 0)
+            {
+                LOG.log(Level.WARNING, "{0}: acknowledgement of unknown write {1} from {2}; ignored", spec.name(), seq,
+                    peer);
+                return;
+            }
+            final int i = peer.index;
+            final boolean durable = (flags & ACK_FLAG_DURABLE) != 0 || status != 0;
+            final boolean received = (flags & ACK_FLAG_RECEIVED) != 0;
+            if (status != 0)
+            {
+                LOG.log(Level.WARNING, "{0}: {1} could not apply {2} (errno {3}); marked out of sync", spec.name(),
+                    peer, op, status);
+                peer.markOutOfSync(op.volume, op.offset, op.length);
+            }
+            if (op.acksNeeded[i] > 0 && (status != 0 ||
+                op.waitLevel[i] == PrimaryOp.WAIT_DURABLE && durable ||
+                op.waitLevel[i] == PrimaryOp.WAIT_RECEIVED && received))
+            {
+                if (--op.acksNeeded[i] == 0)
+                {
+                    op.peersPending--;
+                }
+            }
+            if (durable)
+            {
+                op.durableByPeer[i]--;
+                op.durableOutstanding--;
+                peer.unackedRequests--;
+                if (op.kind == PrimaryOp.WRITE)
+                {
+                    final long frameBytes = Math.min(MAX_FRAME_DATA, op.length - (seq - op.firstSeq) * MAX_FRAME_DATA);
+                    peer.unackedBytes = Math.max(0, peer.unackedBytes - frameBytes);
+                }
+            }
+            maybeComplete(op);
+        }
+    }
+
+    /** Under the lock: the peer's link is gone; nothing sent to it will be acknowledged. */
+    private void dropPeerOps(final PeerState peer, final String why)
+    {
+        final int i = peer.index;
+        final List<PrimaryOp> touched = new ArrayList<>();
+        inflight.forEach((seq, op) ->
+        {
+            if (op.durableByPeer[i] > 0 && !touched.contains(op))
+            {
+                touched.add(op);
+            }
+        });
+        for (final PrimaryOp op : touched)
+        {
+            if (op.kind != PrimaryOp.FLUSH)
+            {
+                peer.markOutOfSync(op.volume, op.offset, op.length);
+            }
+            if (op.acksNeeded[i] > 0)
+            {
+                op.acksNeeded[i] = 0;
+                op.peersPending--;
+            }
+            op.durableOutstanding -= op.durableByPeer[i];
+            op.durableByPeer[i] = 0;
+            maybeComplete(op);
+        }
+        peer.unackedBytes = 0;
+        peer.unackedRequests = 0;
+        // Reads waiting on that peer go to another one, or fail.
+        final List<ReadChunk> reroute = new ArrayList<>();
+        pendingReads.forEach((id, chunk) ->
+        {
+            if (chunk.peer == peer)
+            {
+                reroute.add(chunk);
+            }
+        });
+        for (final ReadChunk chunk : reroute)
+        {
+            pendingReads.remove(chunk.id);
+            final PeerState other = closed ? null : pickReadPeer(chunk.read.volume);
+            if (other == null)
+            {
+                finishChunk(chunk, StorageException.EIO, "read from " + peer.name() + " lost (" + why +
+                    ") and no other UpToDate copy is reachable");
+            }
+            else
+            {
+                sendReadChunk(chunk, other);
+            }
+        }
+        peer.pendingReads = 0;
+        // Operations the peer sent us and we had not started are dropped with the connection.
+        ApplyOp queuedOp;
+        while ((queuedOp = peer.queued.poll()) != null)
+        {
+            queuedOp.owner.releaseApplyOp(queuedOp);
+        }
+    }
+
+    private void onReadReply(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final int base = body.readerIndex();
+        final long id = body.getLongLE(base + ReadReplyFlyweight.REQUEST_ID_OFFSET);
+        final int status = body.getIntLE(base + ReadReplyFlyweight.STATUS_OFFSET);
+        synchronized (this)
+        {
+            final ReadChunk chunk = pendingReads.remove(id);
+            if (chunk == null || chunk.peer != peer)
+            {
+                LOG.log(Level.WARNING, "{0}: reply to unknown read {1} from {2}; ignored", spec.name(), id, peer);
+                return;
+            }
+            peer.pendingReads--;
+            if (status != 0)
+            {
+                final PeerState other = pickReadPeerExcept(chunk.read.volume, peer);
+                if (other != null)
+                {
+                    sendReadChunk(chunk, other);
+                    return;
+                }
+                finishChunk(chunk, status, peer.name() + " failed the read (errno " + status + ")");
+                return;
+            }
+            final ByteBuf data = frame.readReplyData();
+            if (data.readableBytes() != chunk.length)
+            {
+                finishChunk(chunk, StorageException.EIO, peer.name() + " answered a read of " + chunk.length +
+                    " bytes with " + data.readableBytes());
+                return;
+            }
+            final ByteBuffer target = chunk.read.target;
+            // One copy into the caller's buffer: the reply arrives in socket buffers, the NBD reply needs its own.
+            data.getBytes(data.readerIndex(), target.duplicate().position(target.position() + chunk.position)
+                .limit(target.position() + chunk.position + chunk.length));
+            peer.receivedBytes[chunk.read.volume] += chunk.length;
+            finishChunk(chunk, 0, null);
+        }
+    }
+
+    private PeerState pickReadPeerExcept(final int volume, final PeerState excluded)
+    {
+        for (final PeerState peer : peers)
+        {
+            if (peer != excluded && peer.canServeReads(volume))
+            {
+                return peer;
+            }
+        }
+        return null;
+    }
+
+    private void finishChunk(final ReadChunk chunk, final int errno, final String message)
+    {
+        final RemoteRead read = chunk.read;
+        if (read.done)
+        {
+            return;
+        }
+        if (errno != 0)
+        {
+            read.done = true;
+            read.callback.onComplete(read.context, errno, message);
+            return;
+        }
+        if (--read.chunksLeft == 0)
+        {
+            read.done = true;
+            read.callback.onComplete(read.context, 0, null);
+        }
+    }
+
+    // ---- receiving side: operations from the Primary, reads for diskless peers -----------------------------------
+
+    private void onPeerOp(final PeerState peer, final Frame frame)
+    {
+        final int type = frame.type();
+        final int volume = frame.volume();
+        final ByteBuf body = frame.content();
+        final int base = body.readerIndex();
+        final ApplyOp op;
+        switch (type)
+        {
+            case ReplicationProtocol.WRITE:
+            {
+                final long seq = body.getLongLE(base + WriteFlyweight.WRITE_SEQUENCE_OFFSET);
+                final long offset = body.getLongLE(base + WriteFlyweight.BYTE_OFFSET_OFFSET);
+                final long ep = body.getUnsignedIntLE(base + WriteFlyweight.EPOCH_OFFSET);
+                final int flags = body.getUnsignedShortLE(base + WriteFlyweight.FLAGS_OFFSET);
+                op = new ApplyOp(this, peer, ApplyOp.WRITE, volume, seq, offset, frame.writeData().readableBytes(),
+                    ep, flags);
+                op.fua = (flags & ReplicationProtocol.WRITE_FLAG_FUA) != 0;
+                op.frame = frame;
+                if ((flags & ReplicationProtocol.WRITE_FLAG_ACK_RECEIVED) != 0)
+                {
+                    peer.link.sendWriteAck(volume, seq, 0, ACK_FLAG_RECEIVED);
+                }
+                break;
+            }
+            case ReplicationProtocol.TRIM:
+            case ReplicationProtocol.WRITE_ZEROES:
+            case ReplicationProtocol.FLUSH:
+            {
+                final long seq = body.getLongLE(base + RangeOpFlyweight.OP_SEQUENCE_OFFSET);
+                final long offset = body.getLongLE(base + RangeOpFlyweight.BYTE_OFFSET_OFFSET);
+                final long length = body.getLongLE(base + RangeOpFlyweight.LENGTH_OFFSET);
+                final long ep = body.getUnsignedIntLE(base + RangeOpFlyweight.EPOCH_OFFSET);
+                final int flags = body.getUnsignedShortLE(base + RangeOpFlyweight.FLAGS_OFFSET);
+                final int kind = type == ReplicationProtocol.TRIM ? ApplyOp.TRIM :
+                    type == ReplicationProtocol.WRITE_ZEROES ? ApplyOp.ZERO : ApplyOp.FLUSH;
+                op = new ApplyOp(this, peer, kind, volume, seq, offset, length, ep, flags);
+                op.fua = (flags & ReplicationProtocol.RANGE_FLAG_FUA) != 0;
+                op.noHole = (flags & ReplicationProtocol.RANGE_FLAG_NO_HOLE) != 0;
+                frame.release();
+                break;
+            }
+            case ReplicationProtocol.READ_REQUEST:
+            {
+                final long id = body.getLongLE(base + ReadRequestFlyweight.REQUEST_ID_OFFSET);
+                final long offset = body.getLongLE(base + ReadRequestFlyweight.BYTE_OFFSET_OFFSET);
+                final long length = body.getUnsignedIntLE(base + ReadRequestFlyweight.LENGTH_OFFSET);
+                op = new ApplyOp(this, peer, ApplyOp.READ, volume, id, offset, length, 0, 0);
+                frame.release();
+                break;
+            }
+            default:
+                frame.release();
+                return;
+        }
+        synchronized (this)
+        {
+            final String refusal = applyRefusal(peer, op);
+            if (refusal != null)
+            {
+                LOG.log(Level.WARNING, "{0}: refusing {1}: {2}", spec.name(), op, refusal);
+                finishApply(op, StorageException.EIO);
+                return;
+            }
+            op.store = stores[volume];
+            if (op.isWrite())
+            {
+                peer.receivedBytes[volume] += op.kind == ApplyOp.WRITE ? op.length : 0;
+            }
+            if (peer.queued.isEmpty() && canStart(peer, op))
+            {
+                startApply(peer, op);
+            }
+            else
+            {
+                peer.queued.add(op);
+            }
+        }
+    }
+
+    /** Under the lock. @return why an operation from this peer cannot be applied here, or null. */
+    private String applyRefusal(final PeerState peer, final ApplyOp op)
+    {
+        if (closed)
+        {
+            return "resource closed";
+        }
+        if (op.volume >= spec.volumeCount())
+        {
+            return "no volume " + op.volume;
+        }
+        if (stores[op.volume] == null)
+        {
+            return "this node is diskless for volume " + op.volume;
+        }
+        final long end = op.offset + op.length;
+        if (op.offset < 0 || end < op.offset || end > spec.volumeSizes()[op.volume])
+        {
+            return "range " + op.offset + "+" + op.length + " outside the volume";
+        }
+        if (op.kind == ApplyOp.READ)
+        {
+            return readsLocally(op.volume) ? null : "local disk is " + diskStates[op.volume].displayName();
+        }
+        if (peer.role != Role.PRIMARY)
+        {
+            return peer.name() + " is not Primary";
+        }
+        if (role == Role.PRIMARY)
+        {
+            return "this node is Primary too";
+        }
+        if (peer.replication[op.volume] != ReplicationState.ESTABLISHED)
+        {
+            return "volume " + op.volume + " is not replicating from " + peer.name() + " (" +
+                peer.replication[op.volume].displayName() + ")";
+        }
+        return null;
+    }
+
+    /** Under the lock: the ordering gate (see the class comment and docs/wire-protocol.md). */
+    private static boolean canStart(final PeerState peer, final ApplyOp op)
+    {
+        switch (op.kind)
+        {
+            case ApplyOp.FLUSH:
+                return peer.runningWrites == 0;
+            case ApplyOp.READ:
+                for (final ApplyOp running : peer.running)
+                {
+                    if (running.isWrite() && running.overlaps(op))
+                    {
+                        return false;
+                    }
+                }
+                return true;
+            default:
+                if (op.epoch <= peer.gateEpoch)
+                {
+                    return true;
+                }
+                if (peer.runningWrites == 0)
+                {
+                    peer.gateEpoch = op.epoch;
+                    return true;
+                }
+                return false;
+        }
+    }
+
+    private void startApply(final PeerState peer, final ApplyOp op)
+    {
+        peer.running.add(op);
+        if (op.isWrite())
+        {
+            peer.runningWrites++;
+        }
+        if (op.kind == ApplyOp.READ)
+        {
+            op.readBuffer = ALLOC.directBuffer((int)op.length, (int)op.length);
+        }
+        lowerPending++;
+        if (!workers.offer(op))
+        {
+            lowerPending--;
+            op.errno = StorageException.EIO;
+            op.message = "disk queue full";
+            onAppliedLocked(op);
+        }
+    }
+
+    /** A disk thread finished an operation from a peer. */
+    void onApplied(final ApplyOp op)
+    {
+        synchronized (this)
+        {
+            lowerPending--;
+            onAppliedLocked(op);
+        }
+    }
+
+    private void onAppliedLocked(final ApplyOp op)
+    {
+        final PeerState peer = op.from;
+        if (peer.running.remove(op) && op.isWrite())
+        {
+            peer.runningWrites--;
+        }
+        if (op.errno != 0)
+        {
+            LOG.log(Level.ERROR, "{0}: applying {1} failed: {2}", spec.name(), op, op.message);
+        }
+        finishApply(op, op.errno);
+        ApplyOp next;
+        while ((next = peer.queued.peek()) != null && canStart(peer, next))
+        {
+            peer.queued.poll();
+            startApply(peer, next);
+        }
+    }
+
+    /** Under the lock: answer the peer and release what the op holds. */
+    private void finishApply(final ApplyOp op, final int errno)
+    {
+        if (op.kind == ApplyOp.READ)
+        {
+            if (errno == 0 && op.readBuffer != null)
+            {
+                op.from.link.send(StreamKind.DATA, FRAMES.get().readReply(ALLOC, op.volume, op.seq, 0, op.readBuffer));
+                op.from.sentBytes[op.volume] += op.length;
+            }
+            else
+            {
+                if (op.readBuffer != null)
+                {
+                    op.readBuffer.release();
+                }
+                op.from.link.send(StreamKind.DATA, FRAMES.get().readReply(ALLOC, op.volume, op.seq,
+                    errno == 0 ? StorageException.EIO : errno, null));
+            }
+            op.readBuffer = null;
+            return;
+        }
+        op.from.link.sendWriteAck(op.volume, op.seq, errno, ACK_FLAG_DURABLE);
+        releaseApplyOp(op);
+    }
+
+    void releaseApplyOp(final ApplyOp op)
+    {
+        if (op.frame != null)
+        {
+            op.frame.release();
+            op.frame = null;
+        }
+        if (op.readBuffer != null)
+        {
+            op.readBuffer.release();
+            op.readBuffer = null;
+        }
+    }
+
+    // ---- links and states ---------------------------------------------------------------------------------------
+
+    @Override
+    public void onFrame(final PeerLink link, final Frame frame)
+    {
+        final PeerState peer = peersByName.get(link.peerName());
+        if (peer == null)
+        {
+            frame.release();
+            return;
+        }
+        switch (frame.type())
+        {
+            case ReplicationProtocol.WRITE:
+            case ReplicationProtocol.TRIM:
+            case ReplicationProtocol.WRITE_ZEROES:
+            case ReplicationProtocol.FLUSH:
+            case ReplicationProtocol.READ_REQUEST:
+                onPeerOp(peer, frame);
+                return;
+            default:
+                break;
+        }
+        try
+        {
+            switch (frame.type())
+            {
+                case ReplicationProtocol.WRITE_ACK:
+                    onWriteAck(peer, frame);
+                    break;
+                case ReplicationProtocol.READ_REPLY:
+                    onReadReply(peer, frame);
+                    break;
+                case ReplicationProtocol.STATE:
+                    onState(peer, frame);
+                    break;
+                case ReplicationProtocol.TWOPC_PREPARE:
+                case ReplicationProtocol.TWOPC_COMMIT:
+                case ReplicationProtocol.TWOPC_ABORT:
+                    onTwoPc(peer, frame);
+                    break;
+                case ReplicationProtocol.TWOPC_REPLY:
+                    onTwoPcReply(peer, frame);
+                    break;
+                case ReplicationProtocol.PING:
+                    link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
+                    break;
+                default:
+                    break;
+            }
+        }
+        finally
+        {
+            frame.release();
+        }
+    }
+
+    @Override
+    public void onLinkUp(final PeerLink link)
+    {
+        final PeerState peer = peersByName.get(link.peerName());
+        if (peer == null)
+        {
+            return;
+        }
+        synchronized (this)
+        {
+            peer.resetConnection();
+            peer.gateEpoch = 0;
+            sendState(peer);
+        }
+        LOG.log(Level.INFO, "{0}: link to {1} is up", spec.name(), peer.name());
+        publish();
+    }
+
+    @Override
+    public void onLinkDown(final PeerLink link, final String reason)
+    {
+        final PeerState peer = peersByName.get(link.peerName());
+        if (peer == null)
+        {
+            return;
+        }
+        synchronized (this)
+        {
+            // Closing this node is not a peer leaving: the copies stay equal unless this node writes again.
+            final boolean hadDiskReplication = !closed && role == Role.PRIMARY && replicatesAnyDisk(peer);
+            dropPeerOps(peer, reason);
+            peer.resetConnection();
+            if (grantedTo == peer)
+            {
+                grantedTo = null;
+            }
+            if (promotion != null)
+            {
+                promotion.onPeerGone(peer);
+                maybeFinishPromotion();
+            }
+            if (hadDiskReplication)
+            {
+                // That copy now misses writes: a new generation tells it apart when it comes back.
+                newGenerations("peer " + peer.name() + " left");
+            }
+        }
+        LOG.log(Level.INFO, "{0}: link to {1} is down: {2}", spec.name(), peer.name(), reason);
+        publish();
+    }
+
+    /** Under the lock; the link may already be down, so the last known replication states decide. */
+    private boolean replicatesAnyDisk(final PeerState peer)
+    {
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (peer.stateKnown && !peer.isDiskless(v) && peer.replication[v] == ReplicationState.ESTABLISHED)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Under the lock: start a new generation on every local UpToDate copy and tell the connected peers. */
+    private void newGenerations(final String why)
+    {
+        boolean changed = false;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (metas[v] != null && diskStates[v] == DiskState.UP_TO_DATE)
+            {
+                try
+                {
+                    final long gen = metas[v].newGeneration();
+                    LOG.log(Level.INFO, "{0}/{1}: new generation {2} ({3})", spec.name(), v, VolumeMeta.hex(gen),
+                        why);
+                    changed = true;
+                }
+                catch (final IOException ex)
+                {
+                    LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist a new generation", ex);
+                }
+            }
+        }
+        if (changed)
+        {
+            broadcastState();
+        }
+    }
+
+    private void broadcastState()
+    {
+        for (final PeerState peer : peers)
+        {
+            if (peer.link != null && peer.link.state() == PeerLink.State.UP)
+            {
+                sendState(peer);
+            }
+        }
+    }
+
+    /** Under the lock. */
+    private void sendState(final PeerState peer)
+    {
+        final int volumes = spec.volumeCount();
+        final byte[] disks = new byte[volumes];
+        final long[] gens = new long[volumes];
+        final long[][] histories = new long[volumes][];
+        for (int v = 0; v < volumes; v++)
+        {
+            disks[v] = (byte)diskStates[v].ordinal();
+            gens[v] = metas[v] == null ? 0 : metas[v].currentGen();
+            histories[v] = metas[v] == null ? new long[0] : metas[v].historyCopy();
+        }
+        final int wireRole = role == Role.PRIMARY ? ReplicationProtocol.STATE_ROLE_PRIMARY :
+            ReplicationProtocol.STATE_ROLE_SECONDARY;
+        peer.link.send(StreamKind.DATA, FRAMES.get().state(ALLOC, wireRole, spec.nodeId(), volumes, disks, gens,
+            histories));
+    }
+
+    private void onState(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final StateFlyweight state = stateFlyweight.wrap(view.wrapForRead(body, body.readerIndex(),
+            frame.bodyLength()), 0);
+        if (state.volumeCount() != spec.volumeCount())
+        {
+            LOG.log(Level.ERROR, "{0}: {1} sent a state for {2} volumes, the resource has {3}; ignored", spec.name(),
+                peer, state.volumeCount(), spec.volumeCount());
+            return;
+        }
+        synchronized (this)
+        {
+            final Role oldRole = peer.role;
+            peer.role = state.role() == ReplicationProtocol.STATE_ROLE_PRIMARY ? Role.PRIMARY : Role.SECONDARY;
+            final boolean first = !peer.stateKnown;
+            peer.stateKnown = true;
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                final DiskState peerDisk = DiskState.ofCode(state.diskState(v));
+                final long[] history = new long[state.historyCount(v)];
+                for (int s = 0; s < history.length; s++)
+                {
+                    history[s] = state.history(v, s);
+                }
+                final long oldGen = peer.currentGens[v];
+                peer.diskStates[v] = peerDisk == null ? DiskState.D_UNKNOWN : peerDisk;
+                peer.currentGens[v] = state.currentGen(v);
+                peer.histories[v] = history;
+                if (first)
+                {
+                    decideReplication(peer, v);
+                }
+                else if (peer.role == Role.PRIMARY && role != Role.PRIMARY && oldGen != peer.currentGens[v])
+                {
+                    followGeneration(peer, v);
+                }
+            }
+            if (oldRole != peer.role)
+            {
+                LOG.log(Level.INFO, "{0}: {1} is {2}", spec.name(), peer.name(), peer.role.displayName());
+            }
+        }
+        publish();
+    }
+
+    /** Under the lock: the Primary started a new generation while we receive its writes: ours follows. */
+    private void followGeneration(final PeerState primary, final int v)
+    {
+        if (metas[v] == null || primary.replication[v] != ReplicationState.ESTABLISHED ||
+            diskStates[v] != DiskState.UP_TO_DATE)
+        {
+            return;
+        }
+        try
+        {
+            metas[v].adopt(primary.currentGens[v], primary.histories[v]);
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the Primary's generation", ex);
+        }
+    }
+
+    /** Under the lock: on connect, compare the two copies of volume v (DRBD's UUID comparison, simplified). */
+    private void decideReplication(final PeerState peer, final int v)
+    {
+        final boolean mineDiskless = metas[v] == null;
+        final boolean peerDiskless = peer.isDiskless(v) || peer.diskStates[v] == DiskState.DISKLESS;
+        if (mineDiskless || peerDiskless)
+        {
+            peer.replication[v] = ReplicationState.ESTABLISHED;
+            return;
+        }
+        final VolumeMeta mine = metas[v];
+        final DiskState my = diskStates[v];
+        final DiskState theirs = peer.diskStates[v];
+        final long peerGen = peer.currentGens[v];
+        if (mine.currentGen() == peerGen && my == DiskState.UP_TO_DATE && theirs == DiskState.UP_TO_DATE)
+        {
+            peer.replication[v] = ReplicationState.ESTABLISHED;
+            peer.outOfSync[v].clearAll();
+            return;
+        }
+        peer.replication[v] = ReplicationState.OFF;
+        if (mine.currentGen() == peerGen)
+        {
+            peer.replicationReason[v] = "resync needed: " + (my == DiskState.UP_TO_DATE ? "peer" : "local") +
+                " disk is " + (my == DiskState.UP_TO_DATE ? theirs : my).displayName();
+            return;
+        }
+        if (contains(peer.histories[v], mine.currentGen()))
+        {
+            // Our copy is older than the peer's: never serve it as current again.
+            peer.replicationReason[v] = "resync needed: " + peer.name() + " has newer data";
+            if (my == DiskState.UP_TO_DATE || my == DiskState.CONSISTENT)
+            {
+                setLocalDisk(v, DiskState.OUTDATED);
+            }
+            return;
+        }
+        if (mine.inHistory(peerGen))
+        {
+            peer.replicationReason[v] = "resync needed: " + peer.name() + " has older data";
+            return;
+        }
+        if (my == DiskState.INCONSISTENT || theirs == DiskState.INCONSISTENT)
+        {
+            peer.replicationReason[v] = "initial sync needed";
+            return;
+        }
+        peer.replicationReason[v] = "SplitBrain";
+        LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; not replicating",
+            spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()), VolumeMeta.hex(peerGen));
+    }
+
+    private static boolean contains(final long[] values, final long value)
+    {
+        for (final long v : values)
+        {
+            if (v == value)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Under the lock. */
+    private void setLocalDisk(final int v, final DiskState state)
+    {
+        try
+        {
+            metas[v].setDiskState(state);
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist disk state " + state.displayName(), ex);
+        }
+        diskStates[v] = state;
+        broadcastState();
+    }
+
+    /**
+     * Connect to a peer again after {@link #disconnect}, or to every peer.
+     *
+     * @param peerName a peer, or null for all.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     */
+    public void connect(final String peerName)
+    {
+        for (final PeerState peer : selectPeers(peerName))
+        {
+            synchronized (this)
+            {
+                peer.standAlone = false;
+            }
+            if (peer.link != null)
+            {
+                peer.link.setEnabled(true);
+            }
+        }
+        publish();
+    }
+
+    /**
+     * Disconnect from a peer, or from every peer, and stay disconnected (StandAlone) until {@link #connect}.
+     *
+     * @param peerName a peer, or null for all.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     */
+    public void disconnect(final String peerName)
+    {
+        for (final PeerState peer : selectPeers(peerName))
+        {
+            synchronized (this)
+            {
+                peer.standAlone = true;
+            }
+            if (peer.link != null)
+            {
+                peer.link.setEnabled(false);
+            }
+        }
+        publish();
+    }
+
+    private List<PeerState> selectPeers(final String peerName)
+    {
+        if (peerName == null)
+        {
+            return List.of(peers);
+        }
+        final PeerState peer = peersByName.get(peerName);
+        if (peer == null)
+        {
+            throw new IllegalArgumentException(peerName + " is not a peer of " + spec.nodeName() + " in resource " +
+                spec.name() + " (peers: " + String.join(", ", peersByName.keySet()) + ")");
+        }
+        return List.of(peer);
+    }
+
+    // ---- roles --------------------------------------------------------------------------------------------------
+
+    /** @return this node's role. */
+    public synchronized Role role()
+    {
+        return role;
+    }
+
+    /**
+     * @return the name of a connected peer that is Primary, or null.
+     */
+    public synchronized String otherPrimary()
+    {
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp() && peer.role == Role.PRIMARY || grantedTo == peer)
+            {
+                return peer.name();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Become Primary: every connected peer is asked first (two-phase), so two nodes never both become Primary while
+     * connected.
+     *
+     * @param force accept local copies that are not UpToDate as the newest data (DRBD's {@code primary --force}).
+     * @return completes when Primary, or fails with {@link ReplicationException} saying why not.
+     */
+    public CompletableFuture<Void> promote(final boolean force)
+    {
+        final CompletableFuture<Void> result;
+        final Promotion mine;
+        synchronized (this)
+        {
+            if (role == Role.PRIMARY)
+            {
+                return CompletableFuture.completedFuture(null);
+            }
+            if (promotion != null)
+            {
+                return promotion.result;
+            }
+            final String refusal = promoteRefusal(force);
+            if (refusal != null)
+            {
+                return CompletableFuture.failedFuture(new ReplicationException(refusal));
+            }
+            mine = new Promotion(ThreadLocalRandom.current().nextLong(), force, new CompletableFuture<>(), 0);
+            promotion = mine;
+            result = mine.result;
+            prepare(mine);
+        }
+        publish();
+        result.orTimeout(PROMOTE_TIMEOUT_MS, TimeUnit.MILLISECONDS).whenComplete((ok, failure) ->
+        {
+            if (failure instanceof java.util.concurrent.TimeoutException)
+            {
+                synchronized (this)
+                {
+                    if (promotion != null && promotion.result == mine.result)
+                    {
+                        abortPromotion("no answer from " + mine.waitingFor + " within " + PROMOTE_TIMEOUT_MS + " ms");
+                    }
+                }
+            }
+        });
+        return result;
+    }
+
+    /** Under the lock. @return why this node may not become Primary now, or null. */
+    private String promoteRefusal(final boolean force)
+    {
+        if (closed)
+        {
+            return "resource " + spec.name() + " is down";
+        }
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp() && peer.role == Role.PRIMARY)
+            {
+                return peer.name() + " is Primary for resource " + spec.name();
+            }
+        }
+        if (grantedTo != null)
+        {
+            return grantedTo.name() + " is becoming Primary for resource " + spec.name();
+        }
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (stores[v] == null)
+            {
+                if (pickReadPeerExcept(v, null) == null)
+                {
+                    return "volume " + v + ": this node is diskless and no peer with UpToDate data is connected";
+                }
+            }
+            else if (diskStates[v] != DiskState.UP_TO_DATE && !force)
+            {
+                return "volume " + v + ": local disk is " + diskStates[v].displayName() +
+                    " (use --force to make it the newest data)";
+            }
+        }
+        return null;
+    }
+
+    /** Under the lock. */
+    private void maybeFinishPromotion()
+    {
+        final Promotion p = promotion;
+        if (p == null || !p.waitingFor.isEmpty())
+        {
+            return;
+        }
+        promotion = null;
+        if (p.refusal != null)
+        {
+            abortTo(p);
+            if (p.conflict && p.attempt < PROMOTE_ATTEMPTS)
+            {
+                // Another node is promoting at the same time: back off a random moment and ask again.
+                final long delayMs = 5 + ThreadLocalRandom.current().nextLong(20L << p.attempt);
+                CompletableFuture.delayedExecutor(delayMs, TimeUnit.MILLISECONDS).execute(() -> retryPromotion(p));
+                return;
+            }
+            p.result.completeExceptionally(new ReplicationException(p.refusal));
+            return;
+        }
+        final String late = promoteRefusal(p.force);
+        if (late != null)
+        {
+            abortTo(p);
+            p.result.completeExceptionally(new ReplicationException(late));
+            return;
+        }
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp())
+            {
+                peer.link.send(StreamKind.CONTROL, FRAMES.get().twoPc(ALLOC, ReplicationProtocol.TWOPC_COMMIT,
+                    p.txId, ReplicationProtocol.TWOPC_KIND_PROMOTE));
+            }
+        }
+        becomePrimary(p.force);
+        p.result.complete(null);
+    }
+
+    private void retryPromotion(final Promotion previous)
+    {
+        synchronized (this)
+        {
+            if (role == Role.PRIMARY)
+            {
+                previous.result.complete(null);
+                return;
+            }
+            final String refusal = promotion != null ? "a promotion is already in progress" :
+                promoteRefusal(previous.force);
+            if (refusal != null)
+            {
+                previous.result.completeExceptionally(new ReplicationException(refusal));
+                return;
+            }
+            final Promotion p = new Promotion(ThreadLocalRandom.current().nextLong(), previous.force,
+                previous.result, previous.attempt + 1);
+            promotion = p;
+            prepare(p);
+        }
+        publish();
+    }
+
+    /** Under the lock: ask every connected peer. */
+    private void prepare(final Promotion p)
+    {
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp())
+            {
+                p.waitingFor.add(peer);
+                peer.link.send(StreamKind.CONTROL, FRAMES.get().twoPc(ALLOC, ReplicationProtocol.TWOPC_PREPARE,
+                    p.txId, ReplicationProtocol.TWOPC_KIND_PROMOTE));
+            }
+        }
+        maybeFinishPromotion();
+    }
+
+    private void abortTo(final Promotion p)
+    {
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp())
+            {
+                peer.link.send(StreamKind.CONTROL, FRAMES.get().twoPc(ALLOC, ReplicationProtocol.TWOPC_ABORT,
+                    p.txId, ReplicationProtocol.TWOPC_KIND_PROMOTE));
+            }
+        }
+    }
+
+    private void abortPromotion(final String why)
+    {
+        final Promotion p = promotion;
+        promotion = null;
+        abortTo(p);
+        p.result.completeExceptionally(new ReplicationException(why));
+    }
+
+    /** Under the lock. */
+    private void becomePrimary(final boolean force)
+    {
+        boolean allReplicating = true;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (metas[v] == null)
+            {
+                continue;
+            }
+            if (force && diskStates[v] != DiskState.UP_TO_DATE)
+            {
+                // The operator declares this copy the newest: every other copy must be synced from it.
+                diskStates[v] = DiskState.UP_TO_DATE;
+                try
+                {
+                    metas[v].setDiskState(DiskState.UP_TO_DATE);
+                }
+                catch (final IOException ex)
+                {
+                    LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the forced disk state", ex);
+                }
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        peer.outOfSync[v].setAll();
+                        peer.replication[v] = ReplicationState.OFF;
+                        peer.replicationReason[v] = "resync needed: " + spec.nodeName() + " was made Primary by force";
+                    }
+                }
+            }
+            for (final PeerState peer : peers)
+            {
+                if (!peer.isDiskless(v) && !peer.replicates(v))
+                {
+                    allReplicating = false;
+                }
+            }
+        }
+        role = Role.PRIMARY;
+        LOG.log(Level.INFO, "{0}: {1} is Primary", spec.name(), spec.nodeName());
+        if (!allReplicating || force)
+        {
+            newGenerations("Primary without every peer");
+        }
+        broadcastState();
+    }
+
+    /**
+     * Become Secondary. Writes still in flight complete; new ones are refused.
+     *
+     * @return completes when Secondary, or fails with {@link ReplicationException} when NBD clients still write
+     *         through this node.
+     */
+    public CompletableFuture<Void> demote()
+    {
+        synchronized (this)
+        {
+            if (role != Role.PRIMARY)
+            {
+                return CompletableFuture.completedFuture(null);
+            }
+            if (writers > 0)
+            {
+                return CompletableFuture.failedFuture(new ReplicationException(writers +
+                    " NBD connection(s) still write through " + spec.nodeName() + " (disconnect them first)"));
+            }
+            becomeSecondary();
+        }
+        publish();
+        return CompletableFuture.completedFuture(null);
+    }
+
+    private void becomeSecondary()
+    {
+        role = Role.SECONDARY;
+        autoPromoted = false;
+        LOG.log(Level.INFO, "{0}: {1} is Secondary", spec.name(), spec.nodeName());
+        broadcastState();
+    }
+
+    /**
+     * An NBD connection wants to write (auto-promote): it becomes a writer once this node is Primary, promoting it
+     * when no other node is.
+     *
+     * @return completes when the connection may write, or fails saying why it may not.
+     */
+    public CompletableFuture<Void> acquireWriter()
+    {
+        synchronized (this)
+        {
+            if (role == Role.PRIMARY)
+            {
+                writers++;
+                return CompletableFuture.completedFuture(null);
+            }
+        }
+        return promote(false).thenRun(() ->
+        {
+            synchronized (this)
+            {
+                if (writers == 0)
+                {
+                    autoPromoted = true;
+                }
+                writers++;
+            }
+            publish();
+        });
+    }
+
+    /** A writing NBD connection closed: the last one demotes a node that was promoted for it. */
+    public void releaseWriter()
+    {
+        boolean demoted = false;
+        synchronized (this)
+        {
+            if (writers > 0 && --writers == 0 && autoPromoted && role == Role.PRIMARY)
+            {
+                becomeSecondary();
+                demoted = true;
+            }
+        }
+        if (demoted)
+        {
+            publish();
+        }
+    }
+
+    /** @return the number of NBD connections that write through this node. */
+    public synchronized int writers()
+    {
+        return writers;
+    }
+
+    private void onTwoPc(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final long txId = body.getLongLE(body.readerIndex() + TwoPcFlyweight.TX_ID_OFFSET);
+        String no = null;
+        int verdict = ReplicationProtocol.TWOPC_NO;
+        synchronized (this)
+        {
+            switch (frame.type())
+            {
+                case ReplicationProtocol.TWOPC_PREPARE:
+                    if (role == Role.PRIMARY)
+                    {
+                        no = spec.nodeName() + " is Primary for resource " + spec.name();
+                    }
+                    else if (promotion != null)
+                    {
+                        // Both promoting: both back off and retry at random moments (one of them then wins).
+                        no = spec.nodeName() + " is becoming Primary for resource " + spec.name();
+                        verdict = ReplicationProtocol.TWOPC_RETRY;
+                    }
+                    else if (grantedTo != null && grantedTo != peer)
+                    {
+                        no = grantedTo.name() + " is becoming Primary for resource " + spec.name();
+                        verdict = ReplicationProtocol.TWOPC_RETRY;
+                    }
+                    else
+                    {
+                        grantedTo = peer;
+                        grantedTx = txId;
+                    }
+                    peer.link.send(StreamKind.CONTROL, FRAMES.get().twoPcReply(ALLOC, txId,
+                        no == null ? ReplicationProtocol.TWOPC_YES : verdict, no == null ? "" : no));
+                    break;
+                case ReplicationProtocol.TWOPC_COMMIT:
+                    if (grantedTo == peer && grantedTx == txId)
+                    {
+                        grantedTo = null;
+                        peer.role = Role.PRIMARY; // before its STATE arrives on the data stream
+                    }
+                    break;
+                default:
+                    if (grantedTo == peer && grantedTx == txId)
+                    {
+                        grantedTo = null;
+                    }
+                    break;
+            }
+        }
+        publish();
+    }
+
+    private void onTwoPcReply(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final TwoPcReplyFlyweight reply = twoPcReply.wrap(view.wrapForRead(body, body.readerIndex(),
+            frame.bodyLength()), 0);
+        final long txId = reply.txId();
+        final int verdict = reply.verdict();
+        final String message = verdict == ReplicationProtocol.TWOPC_YES ? null : reply.message();
+        synchronized (this)
+        {
+            final Promotion p = promotion;
+            if (p == null || p.txId != txId || !p.waitingFor.remove(peer))
+            {
+                return;
+            }
+            if (message != null && (p.refusal == null || p.conflict))
+            {
+                // A definite NO (someone is Primary) wins over a conflict worth retrying.
+                p.refusal = message.isEmpty() ? peer.name() + " refused" : message;
+                p.conflict = verdict == ReplicationProtocol.TWOPC_RETRY;
+            }
+            maybeFinishPromotion();
+        }
+        publish();
+    }
+
+    // ---- status and events --------------------------------------------------------------------------------------
+
+    /** @return a snapshot of the resource on this node. */
+    public synchronized ResourceStatus status()
+    {
+        final List<ResourceStatus.DeviceStatus> devices = new ArrayList<>();
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            devices.add(new ResourceStatus.DeviceStatus(v, diskStates[v], stores[v] == null, spec.volumeSizes()[v],
+                readBytes[v], writtenBytes[v], upperPending, lowerPending));
+        }
+        final List<ResourceStatus.ConnectionStatus> connections = new ArrayList<>();
+        for (final PeerState peer : peers)
+        {
+            final List<ResourceStatus.PeerDeviceStatus> peerDevices = new ArrayList<>();
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                final long outOfSync = peer.outOfSync[v] == null ? 0 : peer.outOfSync[v].outOfSyncBytes();
+                final long size = spec.volumeSizes()[v];
+                peerDevices.add(new ResourceStatus.PeerDeviceStatus(v,
+                    peer.isUp() ? peer.replication[v] : ReplicationState.OFF,
+                    peer.isUp() ? peer.diskStates[v] : DiskState.D_UNKNOWN, peer.isDiskless(v), outOfSync,
+                    peer.sentBytes[v], peer.receivedBytes[v], peer.running.size() + peer.queued.size(),
+                    peer.unackedRequests, size == 0 ? 100.0 : 100.0 * (size - outOfSync) / size));
+            }
+            connections.add(new ResourceStatus.ConnectionStatus(peer.name(), peer.spec.nodeId(),
+                connectionState(peer), connectionReason(peer), peer.isUp() ? peer.role : Role.UNKNOWN,
+                peer.isUp() && !peer.link.isWritable(StreamKind.DATA), peerDevices));
+        }
+        return new ResourceStatus(spec.name(), spec.nodeName(), spec.nodeId(), role, false, devices, connections);
+    }
+
+    private ConnectionState connectionState(final PeerState peer)
+    {
+        if (peer.standAlone || closed)
+        {
+            return ConnectionState.STAND_ALONE;
+        }
+        return peer.isUp() ? ConnectionState.CONNECTED : ConnectionState.CONNECTING;
+    }
+
+    private String connectionReason(final PeerState peer)
+    {
+        if (peer.isUp())
+        {
+            for (final String reason : peer.replicationReason)
+            {
+                if (reason != null)
+                {
+                    return reason;
+                }
+            }
+            return null;
+        }
+        if (peer.link == null)
+        {
+            return null;
+        }
+        final String refusal = peer.link.lastRefusal();
+        return refusal != null ? refusal : peer.link.lastDownReason();
+    }
+
+    /**
+     * Subscribe to state changes ({@code drbdsetup events2} style): first an "exists" event per object, then
+     * {@code exists -}, then every change.
+     *
+     * @param listener called on engine threads; must not block.
+     * @return closing it unsubscribes.
+     */
+    public AutoCloseable subscribe(final Consumer<StateEvent> listener)
+    {
+        synchronized (this)
+        {
+            for (final StateEvent event : published.values())
+            {
+                listener.accept(new StateEvent("exists", event.object(), event.fields()));
+            }
+            listeners.add(listener);
+        }
+        return () -> listeners.remove(listener);
+    }
+
+    /** Compare the current state with what was last published and tell listeners what changed. */
+    void publish()
+    {
+        synchronized (this)
+        {
+            final Map<String, StateEvent> now = snapshotEvents();
+            for (final Map.Entry<String, StateEvent> entry : now.entrySet())
+            {
+                final StateEvent before = published.get(entry.getKey());
+                if (before == null || !before.fields().equals(entry.getValue().fields()))
+                {
+                    final StateEvent change = new StateEvent(before == null ? "create" : "change",
+                        entry.getValue().object(), entry.getValue().fields());
+                    for (final Consumer<StateEvent> listener : listeners)
+                    {
+                        listener.accept(change);
+                    }
+                }
+            }
+            published = now;
+        }
+    }
+
+    private Map<String, StateEvent> snapshotEvents()
+    {
+        final Map<String, StateEvent> events = new LinkedHashMap<>();
+        final Map<String, String> res = new LinkedHashMap<>();
+        res.put("name", spec.name());
+        res.put("role", role.displayName());
+        res.put("suspended", "no");
+        res.put("writers", Integer.toString(writers));
+        events.put("resource", new StateEvent("exists", "resource", res));
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            final Map<String, String> dev = new LinkedHashMap<>();
+            dev.put("name", spec.name());
+            dev.put("volume", Integer.toString(v));
+            dev.put("disk", diskStates[v].displayName());
+            dev.put("client", stores[v] == null ? "yes" : "no");
+            events.put("device/" + v, new StateEvent("exists", "device", dev));
+        }
+        for (final PeerState peer : peers)
+        {
+            final Map<String, String> conn = new LinkedHashMap<>();
+            conn.put("name", spec.name());
+            conn.put("peer-node-id", Integer.toString(peer.spec.nodeId()));
+            conn.put("conn-name", peer.name());
+            conn.put("connection", connectionState(peer).displayName());
+            conn.put("role", (peer.isUp() ? peer.role : Role.UNKNOWN).displayName());
+            events.put("connection/" + peer.name(), new StateEvent("exists", "connection", conn));
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                final Map<String, String> pd = new LinkedHashMap<>();
+                pd.put("name", spec.name());
+                pd.put("peer-node-id", Integer.toString(peer.spec.nodeId()));
+                pd.put("conn-name", peer.name());
+                pd.put("volume", Integer.toString(v));
+                pd.put("replication", (peer.isUp() ? peer.replication[v] : ReplicationState.OFF).displayName());
+                pd.put("peer-disk", (peer.isUp() ? peer.diskStates[v] : DiskState.D_UNKNOWN).displayName());
+                pd.put("peer-client", peer.isDiskless(v) ? "yes" : "no");
+                events.put("peer-device/" + peer.name() + "/" + v, new StateEvent("exists", "peer-device", pd));
+            }
+        }
+        return events;
+    }
+
+    /**
+     * @param v volume.
+     * @return the local copy's current generation in hex, or null when diskless (for status and tests).
+     */
+    public synchronized String currentGeneration(final int v)
+    {
+        return metas[v] == null ? null : VolumeMeta.hex(metas[v].currentGen());
+    }
+
+    /** @return the links' transport, or null when the resource has no peers (tests use it to cut links). */
+    public synchronized NettyPeerTransport transport()
+    {
+        return transport;
+    }
+
+    @Override
+    public String toString()
+    {
+        return "ReplicatedResource[" + spec.name() + " on " + spec.nodeName() + "]";
+    }
+
+    /** An outgoing promotion waiting for its peers' answers. */
+    private static final class Promotion
+    {
+        final long txId;
+        final boolean force;
+        final Set<PeerState> waitingFor = new HashSet<>();
+        final CompletableFuture<Void> result;
+        final int attempt;
+        String refusal;
+        /** The refusal came from a concurrent promotion: worth another attempt. */
+        boolean conflict;
+
+        Promotion(final long txId, final boolean force, final CompletableFuture<Void> result, final int attempt)
+        {
+            this.txId = txId;
+            this.force = force;
+            this.result = result;
+            this.attempt = attempt;
+        }
+
+        void onPeerGone(final PeerState peer)
+        {
+            waitingFor.remove(peer);
+        }
+    }
+
+    /** A read served by peers, in chunks of at most one frame. */
+    private static final class RemoteRead
+    {
+        final int volume;
+        final long offset;
+        final ByteBuffer target;
+        final IoCallback<Object> callback;
+        final Object context;
+        int chunksLeft;
+        boolean done;
+
+        RemoteRead(final int volume, final long offset, final ByteBuffer target, final IoCallback<Object> callback,
+            final Object context)
+        {
+            this.volume = volume;
+            this.offset = offset;
+            this.target = target;
+            this.callback = callback;
+            this.context = context;
+        }
+    }
+
+    /** One READ_REQUEST of a remote read. */
+    private static final class ReadChunk
+    {
+        final RemoteRead read;
+        final int position;
+        final int length;
+        long id;
+        PeerState peer;
+
+        ReadChunk(final RemoteRead read, final int position, final int length)
+        {
+            this.read = read;
+            this.position = position;
+            this.length = length;
+        }
+    }
+
+}

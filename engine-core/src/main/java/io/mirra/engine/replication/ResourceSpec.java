@@ -1,0 +1,93 @@
+package io.mirra.engine.replication;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What the engine needs to run one resource on one node; the node builds it from the resource's configuration.
+ *
+ * @param name             resource name.
+ * @param nodeName         this node.
+ * @param nodeId           this node's id in the resource (0..32).
+ * @param volumeSizes      size in bytes of each volume.
+ * @param disklessVolumes  per volume: true when this node keeps no copy.
+ * @param peers            the other nodes of the resource.
+ * @param protocol         replication protocol of every connection.
+ * @param secret           shared secret the peers authenticate with.
+ * @param metaDir          where this node keeps the resource's metadata (created if missing).
+ * @param listenHost       replication address of this node for this resource.
+ * @param listenPort       its port (0: any free one, for tests).
+ * @param bitmapBlockSize  bytes per out-of-sync bit.
+ * @param readBalancing    how diskless reads pick a peer.
+ * @param asyncMaxUnackedBytes protocol A: data sent to a peer and not yet on its disk beyond which writes wait for
+ *                         the peer (the bounded send queue).
+ */
+public record ResourceSpec(
+    String name,
+    String nodeName,
+    int nodeId,
+    long[] volumeSizes,
+    boolean[] disklessVolumes,
+    List<PeerSpec> peers,
+    Protocol protocol,
+    byte[] secret,
+    Path metaDir,
+    String listenHost,
+    int listenPort,
+    int bitmapBlockSize,
+    ReadBalancing readBalancing,
+    long asyncMaxUnackedBytes)
+{
+    /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
+    public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;
+
+    /** Validates and copies. */
+    public ResourceSpec
+    {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(nodeName, "nodeName");
+        volumeSizes = volumeSizes.clone();
+        disklessVolumes = disklessVolumes.clone();
+        if (volumeSizes.length == 0 || volumeSizes.length != disklessVolumes.length)
+        {
+            throw new IllegalArgumentException("volumeSizes and disklessVolumes must name the same volumes");
+        }
+        peers = List.copyOf(peers);
+        for (final PeerSpec peer : peers)
+        {
+            if (peer.disklessVolumes().length != volumeSizes.length)
+            {
+                throw new IllegalArgumentException("peer " + peer.name() + ": wrong number of volumes");
+            }
+        }
+        secret = secret.clone();
+        Objects.requireNonNull(protocol, "protocol");
+        Objects.requireNonNull(metaDir, "metaDir");
+        Objects.requireNonNull(readBalancing, "readBalancing");
+    }
+
+    /** @return the number of volumes. */
+    public int volumeCount()
+    {
+        return volumeSizes.length;
+    }
+
+    /**
+     * A peer of this node in the resource.
+     *
+     * @param name            node name.
+     * @param nodeId          node id.
+     * @param host            its replication address.
+     * @param port            its replication port.
+     * @param disklessVolumes per volume: true when the peer keeps no copy.
+     */
+    public record PeerSpec(String name, int nodeId, String host, int port, boolean[] disklessVolumes)
+    {
+        /** Copies. */
+        public PeerSpec
+        {
+            disklessVolumes = disklessVolumes.clone();
+        }
+    }
+}

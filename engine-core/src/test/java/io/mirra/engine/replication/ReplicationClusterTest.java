@@ -1,0 +1,342 @@
+package io.mirra.engine.replication;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.mirra.engine.replication.EngineCluster.await;
+import static io.mirra.engine.replication.EngineCluster.awaitCondition;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Scenario tests of the replication engine on an in-process cluster with real loopback sockets (SPEC §1-§2).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ReplicationClusterTest
+{
+    private static final long SEED = Long.getLong("mirra.test.seed", System.nanoTime());
+
+    @TempDir
+    Path dir;
+
+    private EngineCluster cluster;
+
+    @AfterEach
+    void tearDown()
+    {
+        if (cluster != null)
+        {
+            cluster.close();
+        }
+    }
+
+    private static byte[] pattern(final Random random, final int length)
+    {
+        final byte[] data = new byte[length];
+        random.nextBytes(data);
+        return data;
+    }
+
+    @Test
+    void shouldHaveEveryWriteOnEveryPeerDiskWhenItCompletesUnderProtocolC() throws Exception
+    {
+        System.out.println("seed " + SEED);
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(8L << 20).diskNodes("a", "b", "c").build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        for (int i = 0; i < 200; i++)
+        {
+            final int length = 512 * (1 + random.nextInt(64));
+            final long offset = 512L * random.nextInt((int)((8L << 20) - length) / 512);
+            final byte[] data = pattern(random, length);
+            a.write(0, offset, data, false);
+            // Protocol C: completion means on every peer's disk already, no waiting.
+            for (final String peer : List.of("b", "c"))
+            {
+                assertArrayEquals(data, cluster.node(peer).readDisk(0, offset, length),
+                    "write " + i + " at " + offset + " on " + peer);
+            }
+        }
+    }
+
+    @Test
+    void shouldSplitWritesLargerThanOneFrame() throws Exception
+    {
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(8L << 20).diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        cluster.node("a").promote();
+        final byte[] data = pattern(random, 3 * 1024 * 1024 + 4096);
+        cluster.node("a").write(0, 4096, data, true);
+        assertArrayEquals(data, cluster.node("b").readDisk(0, 4096, data.length));
+    }
+
+    @Test
+    void shouldCatchUpAsyncPeersUnderProtocolAAndB() throws Exception
+    {
+        for (final Protocol protocol : new Protocol[] {Protocol.A, Protocol.B})
+        {
+            final Random random = new Random(SEED);
+            cluster = EngineCluster.builder("r", dir.resolve(protocol.name())).volumes(4L << 20).protocol(protocol)
+                .diskNodes("a", "b").build();
+            cluster.awaitAllConnected();
+            cluster.node("a").promote();
+            final byte[] expected = new byte[4 << 20];
+            for (int i = 0; i < 100; i++)
+            {
+                final int offset = 4096 * random.nextInt(1023);
+                final byte[] data = pattern(random, 4096);
+                cluster.node("a").write(0, offset, data, false);
+                System.arraycopy(data, 0, expected, offset, 4096);
+            }
+            awaitCondition("b applied every write under protocol " + protocol, () ->
+            {
+                try
+                {
+                    return Arrays.equals(expected, cluster.node("b").readDisk(0, 0, expected.length));
+                }
+                catch (final Exception ex)
+                {
+                    throw new AssertionError(ex);
+                }
+            });
+            cluster.close();
+            cluster = null;
+        }
+    }
+
+    @Test
+    void shouldApplyAWriteCompletedBeforeAnotherWasSubmittedFirstAcrossVolumes() throws Exception
+    {
+        // Protocol A: the Primary completes W1 without waiting for the peer, then submits W2 on another volume.
+        // The peer's disk holds W1 back; W2 must not reach the peer's disk before W1 (SPEC §2.2).
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20, 1L << 20).protocol(Protocol.A)
+            .diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        final EngineCluster.Node b = cluster.node("b");
+        a.promote();
+        b.disk(0).holdWriteAt(8192);
+        a.write(0, 8192, new byte[4096], false);
+        awaitCondition("b is applying W1", () -> b.disk(0).isHolding());
+        a.write(1, 0, new byte[4096], false);
+        awaitCondition("W2 reached b", () -> b.resource.status().connections().get(0).peerDevices().get(1)
+            .receivedBytes() == 4096);
+        assertEquals(List.of(), b.disk(1).writeOffsets, "W2 was applied while W1 was still being written");
+        b.disk(0).release();
+        awaitCondition("W2 applied", () -> b.disk(1).writeOffsets.size() == 1);
+        assertEquals(List.of(8192L), b.disk(0).writeOffsets);
+    }
+
+    @Test
+    void shouldApplyOverlappingWritesInOneOrderOnEveryCopy() throws Exception
+    {
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).protocol(Protocol.A).diskNodes("a", "b", "c")
+            .build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        final List<CompletableFuture<Void>> writes = new ArrayList<>();
+        final List<ByteBuf> buffers = new ArrayList<>();
+        byte[] last = null;
+        for (int i = 0; i < 64; i++)
+        {
+            last = pattern(random, 8192);
+            final ByteBuf buf = Unpooled.directBuffer(8192).writeBytes(last);
+            buffers.add(buf);
+            writes.add(a.writeAsync(0, 4096 * (i % 3), buf)); // overlapping neighbours, all in flight at once
+        }
+        writes.forEach(EngineCluster::await);
+        buffers.forEach(ByteBuf::release);
+        final byte[] expected = a.readDisk(0, 0, 16384);
+        assertArrayEquals(last, Arrays.copyOfRange(expected, 4096 * (63 % 3), 4096 * (63 % 3) + 8192));
+        for (final String peer : List.of("b", "c"))
+        {
+            awaitCondition(peer + " equals the primary", () ->
+            {
+                try
+                {
+                    return Arrays.equals(expected, cluster.node(peer).readDisk(0, 0, 16384));
+                }
+                catch (final Exception ex)
+                {
+                    throw new AssertionError(ex);
+                }
+            });
+        }
+    }
+
+    @Test
+    void shouldFlushEveryPeerTheProtocolWaitsForBeforeCompletingAFlush() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b", "c").build();
+        cluster.awaitAllConnected();
+        cluster.node("a").promote();
+        cluster.node("a").write(0, 0, new byte[4096], false);
+        final int before = cluster.node("b").disk(0).flushes.get();
+        cluster.node("a").flush(0);
+        assertEquals(before + 1, cluster.node("b").disk(0).flushes.get());
+        assertTrue(cluster.node("c").disk(0).flushes.get() >= 1);
+        final int fuaBefore = cluster.node("c").disk(0).flushes.get();
+        cluster.node("a").write(0, 0, new byte[4096], true);
+        assertEquals(fuaBefore + 1, cluster.node("c").disk(0).flushes.get(), "FUA write flushed on the peer");
+    }
+
+    @Test
+    void shouldRefuseWritesOnASecondaryAndASecondPrimary() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        final RuntimeException secondary = assertThrows(RuntimeException.class,
+            () -> cluster.node("b").write(0, 0, new byte[4096], false));
+        assertTrue(secondary.getMessage().contains("b is Secondary"), secondary.getMessage());
+        cluster.node("a").promote();
+        awaitCondition("b sees a as Primary", () -> "a".equals(cluster.node("b").resource.otherPrimary()));
+        final RuntimeException second = assertThrows(RuntimeException.class, () -> cluster.node("b").promote());
+        assertTrue(second.getMessage().contains("a is Primary"), second.getMessage());
+        await(cluster.node("a").resource.demote());
+        awaitCondition("b sees a as Secondary", () -> cluster.node("b").resource.otherPrimary() == null);
+        cluster.node("b").promote();
+        assertEquals(Role.PRIMARY, cluster.node("b").resource.role());
+    }
+
+    @Test
+    void shouldLetExactlyOneOfTwoConcurrentPromotionsWin() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b", "c").build();
+        cluster.awaitAllConnected();
+        for (int round = 0; round < 10; round++)
+        {
+            final CompletableFuture<Void> b = cluster.node("b").resource.promote(false);
+            final CompletableFuture<Void> c = cluster.node("c").resource.promote(false);
+            int won = 0;
+            for (final CompletableFuture<Void> f : List.of(b, c))
+            {
+                try
+                {
+                    await(f);
+                    won++;
+                }
+                catch (final RuntimeException ex)
+                {
+                    assertTrue(ex.getMessage().contains("Primary"), ex.getMessage());
+                }
+            }
+            assertEquals(1, won, "round " + round);
+            final EngineCluster.Node winner = cluster.node("b").resource.role() == Role.PRIMARY ?
+                cluster.node("b") : cluster.node("c");
+            await(winner.resource.demote());
+            awaitCondition("nobody Primary", () -> cluster.node("a").resource.otherPrimary() == null &&
+                cluster.node("b").resource.otherPrimary() == null && cluster.node("c").resource.otherPrimary() == null);
+        }
+    }
+
+    @Test
+    void shouldReadAndWriteThroughADisklessPrimary() throws Exception
+    {
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(4L << 20).diskNodes("a", "b").disklessNodes("c").build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node c = cluster.node("c");
+        c.promote();
+        for (int i = 0; i < 50; i++)
+        {
+            final int offset = 4096 * random.nextInt(1000);
+            final byte[] data = pattern(random, 4096 * (1 + random.nextInt(4)));
+            c.write(0, offset, data, false);
+            assertArrayEquals(data, c.read(0, offset, data.length));
+            assertArrayEquals(data, cluster.node("a").readDisk(0, offset, data.length));
+            assertArrayEquals(data, cluster.node("b").readDisk(0, offset, data.length));
+        }
+        final byte[] big = pattern(random, 2 * 1024 * 1024 + 512);
+        c.write(0, 0, big, false);
+        assertArrayEquals(big, c.read(0, 0, big.length));
+        // Round-robin: both disk nodes served reads.
+        for (final String disk : List.of("a", "b"))
+        {
+            final long served = cluster.node(disk).resource.status().connections().stream()
+                .filter((conn) -> conn.peerName().equals("c")).findFirst().orElseThrow().peerDevices().get(0)
+                .sentBytes();
+            assertTrue(served > 0, disk + " served no reads");
+        }
+    }
+
+    @Test
+    void shouldMarkAPeerThatWasAwayOutdatedAndNeverPromoteIt() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b", "c").proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        a.write(0, 0, new byte[4096], false);
+        cluster.proxy("a", "c").cut();
+        cluster.proxy("b", "c").cut();
+        awaitCondition("a sees c gone", () -> a.resource.status().connections().get(1).connectionState() !=
+            ConnectionState.CONNECTED);
+        a.write(0, 4096, new byte[] {1, 2, 3, 4}, false);
+        final ResourceStatus.PeerDeviceStatus cDevice = a.resource.status().connections().get(1).peerDevices().get(0);
+        assertEquals("c", a.resource.status().connections().get(1).peerName());
+        assertEquals(4096, cDevice.outOfSyncBytes());
+        cluster.proxy("a", "c").heal();
+        cluster.proxy("b", "c").heal();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node c = cluster.node("c");
+        awaitCondition("c knows it is outdated", () -> c.resource.status().devices().get(0).diskState() ==
+            DiskState.OUTDATED);
+        final ResourceStatus.ConnectionStatus seenByA = a.resource.status().connections().get(1);
+        assertEquals(ReplicationState.OFF, seenByA.peerDevices().get(0).replicationState());
+        assertTrue(seenByA.reason().contains("resync needed"), seenByA.reason());
+        await(a.resource.demote());
+        awaitCondition("c sees a as Secondary", () -> c.resource.otherPrimary() == null);
+        final RuntimeException refused = assertThrows(RuntimeException.class, c::promote);
+        assertTrue(refused.getMessage().contains("Outdated"), refused.getMessage());
+    }
+
+    @Test
+    void shouldKeepEveryAcknowledgedWriteWhenThePrimaryCrashes() throws Exception
+    {
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(2L << 20).diskNodes("a", "b").disklessNodes("c").build();
+        cluster.awaitAllConnected();
+        cluster.node("a").promote();
+        final byte[] expected = new byte[2 << 20];
+        for (int i = 0; i < 100; i++)
+        {
+            final int offset = 4096 * random.nextInt(511);
+            final byte[] data = pattern(random, 4096);
+            cluster.node("a").write(0, offset, data, false);
+            System.arraycopy(data, 0, expected, offset, 4096);
+        }
+        cluster.stop("a");
+        awaitCondition("b sees a gone", () -> cluster.node("b").resource.otherPrimary() == null);
+        cluster.node("b").promote();
+        assertArrayEquals(expected, cluster.node("b").read(0, 0, expected.length));
+        assertArrayEquals(expected, cluster.node("c").read(0, 0, expected.length));
+        cluster.node("b").write(0, 0, new byte[] {9}, false);
+        // The old Primary comes back: its copy is older than b's and is recognised as such.
+        cluster.start("a");
+        cluster.awaitAllConnected();
+        awaitCondition("a knows its copy is outdated", () ->
+            cluster.node("a").resource.status().devices().get(0).diskState() == DiskState.OUTDATED);
+        assertFalse(cluster.node("a").resource.status().connections().get(0).peerDevices().get(0)
+            .replicationState() == ReplicationState.ESTABLISHED);
+    }
+}
