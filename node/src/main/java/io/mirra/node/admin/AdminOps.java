@@ -1,0 +1,91 @@
+package io.mirra.node.admin;
+
+import io.mirra.engine.replication.ResourceStatus;
+import io.mirra.engine.replication.StateEvent;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * What the admin endpoint of a running node can do: the operations behind {@code mirra status}, {@code primary},
+ * {@code secondary}, {@code up}, {@code down}, {@code connect}, {@code disconnect} and {@code events} (SPEC §3).
+ * Implemented by the node; the admin server only parses requests and formats answers.
+ * <p>
+ * Threading: every method may be called from any thread and may block (at most for the operation's own deadline).
+ * A refused operation throws {@link AdminException} with one line that says why.
+ */
+public interface AdminOps
+{
+    /** @return this node's name. */
+    String nodeName();
+
+    /**
+     * @param resource a resource name, or empty for all of the node's resources.
+     * @return their status, sorted by resource name.
+     * @throws AdminException for an unknown resource.
+     */
+    List<ResourceStatus> status(Optional<String> resource) throws AdminException;
+
+    /**
+     * Make this node Primary for the resource.
+     *
+     * @param resource the resource.
+     * @param force    DRBD's {@code --force}: accept an Inconsistent or Outdated local disk as the newest data.
+     * @throws AdminException when refused (another node is Primary, no UpToDate data, unknown resource, ...).
+     */
+    void primary(String resource, boolean force) throws AdminException;
+
+    /**
+     * Make this node Secondary for the resource.
+     *
+     * @param resource the resource.
+     * @throws AdminException when refused (NBD clients still write through this node, unknown resource, ...).
+     */
+    void secondary(String resource) throws AdminException;
+
+    /**
+     * Bring the resource up on this node: open its disks, serve its exports, connect to its peers.
+     *
+     * @param resource the resource.
+     * @throws AdminException when it cannot (unknown resource, a disk that cannot be opened, ...). Up on a
+     *                        resource that is up is not an error.
+     */
+    void up(String resource) throws AdminException;
+
+    /**
+     * Take the resource down on this node: disconnect, stop its exports, close its disks.
+     *
+     * @param resource the resource.
+     * @throws AdminException when refused (this node is Primary, unknown resource). Down on a resource that is down
+     *                        is not an error.
+     */
+    void down(String resource) throws AdminException;
+
+    /**
+     * Start connecting to one peer, or to every peer.
+     *
+     * @param resource the resource.
+     * @param peer     a peer's node name, or empty for all.
+     * @throws AdminException for an unknown resource or peer, or a resource that is down.
+     */
+    void connect(String resource, Optional<String> peer) throws AdminException;
+
+    /**
+     * Disconnect from one peer, or from every peer, and stay disconnected (StandAlone) until {@link #connect}.
+     *
+     * @param resource the resource.
+     * @param peer     a peer's node name, or empty for all.
+     * @throws AdminException for an unknown resource or peer, or a resource that is down.
+     */
+    void disconnect(String resource, Optional<String> peer) throws AdminException;
+
+    /**
+     * Subscribe to state changes. The listener first receives an "exists" event for every object of every resource
+     * that is up, then a {@code call -} event marking the end of that dump, then every change as it happens.
+     *
+     * @param listener called on an engine thread; must not block.
+     * @return closing it ends the subscription.
+     */
+    AutoCloseable subscribe(Consumer<StateEvent> listener);
+}
