@@ -1606,16 +1606,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             prepare(mine);
         }
         publish();
-        result.orTimeout(PROMOTE_TIMEOUT_MS, TimeUnit.MILLISECONDS).whenComplete((ok, failure) ->
+        // A peer that never answers must not leave the promotion hanging: fail it, saying who did not answer.
+        CompletableFuture.delayedExecutor(PROMOTE_TIMEOUT_MS, TimeUnit.MILLISECONDS).execute(() ->
         {
-            if (failure instanceof java.util.concurrent.TimeoutException)
+            synchronized (this)
             {
-                synchronized (this)
+                if (promotion != null && promotion.result == mine.result)
                 {
-                    if (promotion != null && promotion.result == mine.result)
-                    {
-                        abortPromotion("no answer from " + mine.waitingFor + " within " + PROMOTE_TIMEOUT_MS + " ms");
-                    }
+                    abortPromotion("no answer from " + ReplicatedResource.names(promotion.waitingFor) + " within " +
+                        PROMOTE_TIMEOUT_MS + " ms");
                 }
             }
         });
@@ -2139,6 +2138,14 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     public String toString()
     {
         return "ReplicatedResource[" + spec.name() + " on " + spec.nodeName() + "]";
+    }
+
+    private static String names(final Set<PeerState> set)
+    {
+        final List<String> names = new ArrayList<>();
+        set.forEach((p) -> names.add(p.name()));
+        names.sort(String::compareTo);
+        return String.join(", ", names);
     }
 
     /** An outgoing promotion waiting for its peers' answers. */

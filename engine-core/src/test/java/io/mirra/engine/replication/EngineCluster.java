@@ -44,6 +44,8 @@ final class EngineCluster implements AutoCloseable
     private final Protocol protocol;
     private final ReadBalancing readBalancing;
     private final long asyncMaxUnacked;
+    private final int diskThreads;
+    private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
     private final Map<String, LinkProxy> proxies = new LinkedHashMap<>();
     private final Map<String, Node> nodes = new LinkedHashMap<>();
@@ -58,6 +60,8 @@ final class EngineCluster implements AutoCloseable
         this.protocol = b.protocol;
         this.readBalancing = b.readBalancing;
         this.asyncMaxUnacked = b.asyncMaxUnacked;
+        this.diskThreads = b.diskThreads;
+        this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
         for (int i = 0; i < names.size(); i++)
         {
@@ -80,8 +84,17 @@ final class EngineCluster implements AutoCloseable
         }
         for (final String name : names)
         {
-            start(name);
+            if (!b.external.contains(name))
+            {
+                start(name);
+            }
         }
+    }
+
+    /** @return the replication address a node listens on (for external test peers). */
+    InetSocketAddress listenAddress(final String name)
+    {
+        return listen.get(name);
     }
 
     static Builder builder(final String resource, final Path dir)
@@ -118,7 +131,7 @@ final class EngineCluster implements AutoCloseable
         }
         final InetSocketAddress own = listen.get(name);
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
-            "test-secret-1234".getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
+            secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), 4096, readBalancing, asyncMaxUnacked);
     }
 
@@ -138,7 +151,7 @@ final class EngineCluster implements AutoCloseable
                 stores[v] = new HookedStore(FileBlockStore.openOrCreate(disk, volumeSizes[v], false));
             }
         }
-        final DiskIoWorkers workers = new DiskIoWorkers("disk-" + name, 2, 4096);
+        final DiskIoWorkers workers = new DiskIoWorkers("disk-" + name, diskThreads, 4096);
         final ReplicatedResource res = new ReplicatedResource(spec, stores, fresh, workers);
         res.start();
         final Node node = new Node(name, res, stores, workers);
@@ -302,6 +315,13 @@ final class EngineCluster implements AutoCloseable
             return (HookedStore)stores[volume];
         }
 
+        CompletableFuture<Void> readAsync(final int volume, final long offset, final ByteBuffer target)
+        {
+            final CompletableFuture<Void> done = new CompletableFuture<>();
+            resource.read(volume, offset, target, EngineCluster::complete, done);
+            return done;
+        }
+
         /** Read this node's own disk directly, bypassing the engine. */
         byte[] readDisk(final int volume, final long offset, final int length) throws IOException
         {
@@ -377,6 +397,9 @@ final class EngineCluster implements AutoCloseable
         private ReadBalancing readBalancing = ReadBalancing.ROUND_ROBIN;
         private long asyncMaxUnacked = ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT;
         private boolean proxies;
+        private int diskThreads = 2;
+        private final Map<String, String> secrets = new LinkedHashMap<>();
+        private final java.util.Set<String> external = new java.util.HashSet<>();
 
         Builder(final String resource, final Path dir)
         {
@@ -429,6 +452,26 @@ final class EngineCluster implements AutoCloseable
         Builder asyncMaxUnacked(final long bytes)
         {
             this.asyncMaxUnacked = bytes;
+            return this;
+        }
+
+        /** A disk node in every configuration that the cluster does not start (a test plays it). */
+        Builder externalNode(final String name)
+        {
+            diskNodes(name);
+            external.add(name);
+            return this;
+        }
+
+        Builder secret(final String node, final String secret)
+        {
+            secrets.put(node, secret);
+            return this;
+        }
+
+        Builder diskThreads(final int threads)
+        {
+            this.diskThreads = threads;
             return this;
         }
 

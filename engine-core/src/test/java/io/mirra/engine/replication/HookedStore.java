@@ -18,6 +18,7 @@ final class HookedStore implements BlockStore
     final List<Long> writeOffsets = new CopyOnWriteArrayList<>();
     final AtomicInteger flushes = new AtomicInteger();
     private volatile long holdOffset = -1;
+    private volatile long holdReadOffset = -1;
     private final Object holdLock = new Object();
     private boolean released;
     private volatile boolean holding;
@@ -37,7 +38,17 @@ final class HookedStore implements BlockStore
         holdOffset = offset;
     }
 
-    /** @return true while a held write is blocked. */
+    /** The next read at this offset blocks until {@link #release()}. */
+    void holdReadAt(final long offset)
+    {
+        synchronized (holdLock)
+        {
+            released = false;
+        }
+        holdReadOffset = offset;
+    }
+
+    /** @return true while a held write or read is blocked. */
     boolean isHolding()
     {
         return holding;
@@ -59,6 +70,11 @@ final class HookedStore implements BlockStore
             return;
         }
         holdOffset = -1;
+        block();
+    }
+
+    private void block()
+    {
         synchronized (holdLock)
         {
             holding = true;
@@ -105,6 +121,11 @@ final class HookedStore implements BlockStore
     @Override
     public void read(final ByteBuffer dst, final long byteOffset) throws StorageException
     {
+        if (byteOffset == holdReadOffset)
+        {
+            holdReadOffset = -1;
+            block();
+        }
         delegate.read(dst, byteOffset);
     }
 
