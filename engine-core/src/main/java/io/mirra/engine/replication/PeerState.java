@@ -19,8 +19,10 @@ final class PeerState
 
     /** True after the peer's first STATE on the current connection (the connection is then Connected). */
     boolean stateKnown;
-    /** The operator disconnected this peer: StandAlone until connect. */
+    /** The operator disconnected this peer, or split brain was detected: StandAlone until connect. */
     boolean standAlone;
+    /** The copies' histories are unrelated: the connection stays down until an operator decides. */
+    boolean splitBrain;
     Role role = Role.UNKNOWN;
     final DiskState[] diskStates;
     final long[] currentGens;

@@ -1391,6 +1391,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 LOG.log(Level.INFO, "{0}: {1} is {2}", spec.name(), peer.name(), peer.role.displayName());
             }
+            if (peer.splitBrain && !peer.standAlone)
+            {
+                // SPEC §2.5: never merged silently; the connection stays down and says why.
+                peer.standAlone = true;
+                peer.link.setEnabled(false);
+            }
         }
         publish();
     }
@@ -1461,8 +1467,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             return;
         }
         peer.replicationReason[v] = "SplitBrain";
-        LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; not replicating",
-            spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()), VolumeMeta.hex(peerGen));
+        peer.splitBrain = true;
+        LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; disconnecting " +
+            "(StandAlone until an operator decides)", spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()),
+            VolumeMeta.hex(peerGen));
     }
 
     private static boolean contains(final long[] values, final long value)
@@ -1505,6 +1513,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             synchronized (this)
             {
                 peer.standAlone = false;
+                peer.splitBrain = false;
             }
             if (peer.link != null)
             {
@@ -2024,6 +2033,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
             }
             return null;
+        }
+        if (peer.splitBrain)
+        {
+            return "SplitBrain";
         }
         if (peer.link == null)
         {

@@ -339,4 +339,32 @@ class ReplicationClusterTest
         assertFalse(cluster.node("a").resource.status().connections().get(0).peerDevices().get(0)
             .replicationState() == ReplicationState.ESTABLISHED);
     }
+
+    @Test
+    void shouldDetectSplitBrainAndStayDisconnected() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b").proxies(true).build();
+        cluster.awaitAllConnected();
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a and b apart", () -> cluster.node("a").resource.status().connections().get(0)
+            .connectionState() != ConnectionState.CONNECTED && cluster.node("b").resource.status().connections()
+            .get(0).connectionState() != ConnectionState.CONNECTED);
+        // Without quorum both may become Primary while apart, and both write: two histories.
+        cluster.node("a").promote();
+        cluster.node("b").promote();
+        cluster.node("a").write(0, 0, new byte[] {1}, false);
+        cluster.node("b").write(0, 0, new byte[] {2}, false);
+        cluster.proxy("a", "b").heal();
+        for (final String node : List.of("a", "b"))
+        {
+            awaitCondition(node + " reports split brain, StandAlone", () ->
+            {
+                final ResourceStatus.ConnectionStatus c = cluster.node(node).resource.status().connections().get(0);
+                return c.connectionState() == ConnectionState.STAND_ALONE && "SplitBrain".equals(c.reason());
+            });
+        }
+        // Nothing was merged: each keeps its own data.
+        assertEquals(1, cluster.node("a").readDisk(0, 0, 1)[0]);
+        assertEquals(2, cluster.node("b").readDisk(0, 0, 1)[0]);
+    }
 }
