@@ -19,7 +19,7 @@ final class ApplyOp implements Runnable
     static final int FLUSH = 4;
     static final int READ = 5;
 
-    final ReplicatedResource owner;
+    final PeerApplier owner;
     final PeerState from;
     final int kind;
     final int volume;
@@ -38,7 +38,7 @@ final class ApplyOp implements Runnable
     int errno;
     String message;
 
-    ApplyOp(final ReplicatedResource owner, final PeerState from, final int kind, final int volume, final long seq,
+    ApplyOp(final PeerApplier owner, final PeerState from, final int kind, final int volume, final long seq,
         final long offset, final long length, final long epoch, final int flags)
     {
         this.owner = owner;

@@ -12,15 +12,11 @@ import io.mirra.transport.netty.NettyPeerTransport;
 import io.mirra.transport.netty.OutboundFrames;
 import io.mirra.transport.netty.PeerHandshakeConfig;
 import io.mirra.transport.netty.ReconnectPolicy;
-import io.mirra.transport.protocol.RangeOpFlyweight;
-import io.mirra.transport.protocol.ReadReplyFlyweight;
-import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
 import io.mirra.transport.protocol.WriteAckFlyweight;
-import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -93,7 +89,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private final Map<String, PeerState> peersByName = new LinkedHashMap<>();
     private final List<ArrayList<PrimaryOp>> active = new ArrayList<>();
     private final Long2ObjectHashMap<PrimaryOp> inflight = new Long2ObjectHashMap<>();
-    private final Long2ObjectHashMap<ReadChunk> pendingReads = new Long2ObjectHashMap<>();
+    private final RemoteReads remoteReads;
+    private final PeerApplier applier;
     private final List<Consumer<StateEvent>> listeners = new CopyOnWriteArrayList<>();
     private final long[] readBytes;
     private final long[] writtenBytes;
@@ -108,8 +105,6 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private long nextSeq = 1;
     private long epoch = 1;
     private boolean newEpochPending;
-    private long nextReadId = 1;
-    private int readRoundRobin;
     private int upperPending;
     private int lowerPending;
     private int writers;
@@ -163,6 +158,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peers[i] = new PeerState(sorted.get(i), i, spec);
             peersByName.put(peers[i].name(), peers[i]);
         }
+        this.remoteReads = new RemoteReads(spec, peers);
+        this.applier = new PeerApplier(this);
     }
 
     // ---- lifecycle ----------------------------------------------------------------------------------------------
@@ -313,7 +310,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             else
             {
-                refusal = readRemotely(volume, offset, target, length, callback, context);
+                refusal = remoteReads.read(volume, offset, target, callback, context);
                 if (refusal == null)
                 {
                     return;
@@ -323,69 +320,37 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         callback.onComplete(context, StorageException.EIO, refusal);
     }
 
-    private boolean readsLocally(final int volume)
+    boolean isClosed()
+    {
+        return closed;
+    }
+
+    BlockStore store(final int volume)
+    {
+        return stores[volume];
+    }
+
+    DiskState diskState(final int volume)
+    {
+        return diskStates[volume];
+    }
+
+    DiskIoWorkers workers()
+    {
+        return workers;
+    }
+
+    /** Under the lock. */
+    void lowerPendingDelta(final int delta)
+    {
+        lowerPending += delta;
+    }
+
+    /** Under the lock. */
+    boolean readsLocally(final int volume)
     {
         return stores[volume] != null &&
             (diskStates[volume] == DiskState.UP_TO_DATE || diskStates[volume] == DiskState.CONSISTENT);
-    }
-
-    /** Under the lock: split into frames of at most 1 MiB, all to one peer. @return null, or why it cannot. */
-    private <T> String readRemotely(final int volume, final long offset, final ByteBuffer target, final int length,
-        final IoCallback<T> callback, final T context)
-    {
-        final PeerState peer = pickReadPeer(volume);
-        if (peer == null)
-        {
-            return "no UpToDate copy of volume " + volume + " is reachable from " + spec.nodeName();
-        }
-        @SuppressWarnings("unchecked")
-        final RemoteRead read = new RemoteRead(volume, offset, target, (IoCallback<Object>)callback, context);
-        read.chunksLeft = (length + MAX_FRAME_DATA - 1) / MAX_FRAME_DATA;
-        for (int pos = 0; pos < length; pos += MAX_FRAME_DATA)
-        {
-            sendReadChunk(new ReadChunk(read, pos, Math.min(MAX_FRAME_DATA, length - pos)), peer);
-        }
-        return null;
-    }
-
-    private PeerState pickReadPeer(final int volume)
-    {
-        PeerState best = null;
-        final int n = peers.length;
-        for (int i = 0; i < n; i++)
-        {
-            final PeerState candidate = peers[(readRoundRobin + i) % n];
-            if (!candidate.canServeReads(volume))
-            {
-                continue;
-            }
-            if (spec.readBalancing() == ReadBalancing.ROUND_ROBIN)
-            {
-                readRoundRobin = (candidate.index + 1) % n;
-                return candidate;
-            }
-            if (best == null || candidate.pendingReads < best.pendingReads ||
-                candidate.pendingReads == best.pendingReads && candidate.spec.nodeId() < best.spec.nodeId())
-            {
-                best = candidate;
-            }
-        }
-        return best;
-    }
-
-    private void sendReadChunk(final ReadChunk chunk, final PeerState peer)
-    {
-        chunk.id = nextReadId++;
-        chunk.peer = peer;
-        pendingReads.put(chunk.id, chunk);
-        peer.pendingReads++;
-        final Frame frame = FRAMES.get().readRequest(ALLOC, chunk.read.volume, chunk.id,
-            chunk.read.offset + chunk.position, chunk.length);
-        if (!peer.link.send(StreamKind.DATA, frame))
-        {
-            // The link went down under us: onLinkDown re-routes it (it is registered already).
-            LOG.log(Level.DEBUG, "{0}: read request to {1} not sent; it will be re-routed", spec.name(), peer);
-        }
     }
 
     /**
@@ -822,353 +787,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         peer.unackedBytes = 0;
         peer.unackedRequests = 0;
-        // Reads waiting on that peer go to another one, or fail.
-        final List<ReadChunk> reroute = new ArrayList<>();
-        pendingReads.forEach((id, chunk) ->
-        {
-            if (chunk.peer == peer)
-            {
-                reroute.add(chunk);
-            }
-        });
-        for (final ReadChunk chunk : reroute)
-        {
-            pendingReads.remove(chunk.id);
-            final PeerState other = closed ? null : pickReadPeer(chunk.read.volume);
-            if (other == null)
-            {
-                finishChunk(chunk, StorageException.EIO, "read from " + peer.name() + " lost (" + why +
-                    ") and no other UpToDate copy is reachable");
-            }
-            else
-            {
-                sendReadChunk(chunk, other);
-            }
-        }
-        peer.pendingReads = 0;
-        // Operations the peer sent us and we had not started are dropped with the connection.
-        ApplyOp queuedOp;
-        while ((queuedOp = peer.queued.poll()) != null)
-        {
-            queuedOp.owner.releaseApplyOp(queuedOp);
-        }
-    }
-
-    private void onReadReply(final PeerState peer, final Frame frame)
-    {
-        final ByteBuf body = frame.content();
-        final int base = body.readerIndex();
-        final long id = body.getLongLE(base + ReadReplyFlyweight.REQUEST_ID_OFFSET);
-        final int status = body.getIntLE(base + ReadReplyFlyweight.STATUS_OFFSET);
-        synchronized (this)
-        {
-            final ReadChunk chunk = pendingReads.remove(id);
-            if (chunk == null || chunk.peer != peer)
-            {
-                LOG.log(Level.WARNING, "{0}: reply to unknown read {1} from {2}; ignored", spec.name(), id, peer);
-                return;
-            }
-            peer.pendingReads--;
-            if (status != 0)
-            {
-                final PeerState other = pickReadPeerExcept(chunk.read.volume, peer);
-                if (other != null)
-                {
-                    sendReadChunk(chunk, other);
-                    return;
-                }
-                finishChunk(chunk, status, peer.name() + " failed the read (errno " + status + ")");
-                return;
-            }
-            final ByteBuf data = frame.readReplyData();
-            if (data.readableBytes() != chunk.length)
-            {
-                finishChunk(chunk, StorageException.EIO, peer.name() + " answered a read of " + chunk.length +
-                    " bytes with " + data.readableBytes());
-                return;
-            }
-            final ByteBuffer target = chunk.read.target;
-            // One copy into the caller's buffer: the reply arrives in socket buffers, the NBD reply needs its own.
-            data.getBytes(data.readerIndex(), target.duplicate().position(target.position() + chunk.position)
-                .limit(target.position() + chunk.position + chunk.length));
-            peer.receivedBytes[chunk.read.volume] += chunk.length;
-            finishChunk(chunk, 0, null);
-        }
-    }
-
-    private PeerState pickReadPeerExcept(final int volume, final PeerState excluded)
-    {
-        for (final PeerState peer : peers)
-        {
-            if (peer != excluded && peer.canServeReads(volume))
-            {
-                return peer;
-            }
-        }
-        return null;
-    }
-
-    private void finishChunk(final ReadChunk chunk, final int errno, final String message)
-    {
-        final RemoteRead read = chunk.read;
-        if (read.done)
-        {
-            return;
-        }
-        if (errno != 0)
-        {
-            read.done = true;
-            read.callback.onComplete(read.context, errno, message);
-            return;
-        }
-        if (--read.chunksLeft == 0)
-        {
-            read.done = true;
-            read.callback.onComplete(read.context, 0, null);
-        }
-    }
-
-    // ---- receiving side: operations from the Primary, reads for diskless peers -----------------------------------
-
-    private void onPeerOp(final PeerState peer, final Frame frame)
-    {
-        final int type = frame.type();
-        final int volume = frame.volume();
-        final ByteBuf body = frame.content();
-        final int base = body.readerIndex();
-        final ApplyOp op;
-        switch (type)
-        {
-            case ReplicationProtocol.WRITE:
-            {
-                final long seq = body.getLongLE(base + WriteFlyweight.WRITE_SEQUENCE_OFFSET);
-                final long offset = body.getLongLE(base + WriteFlyweight.BYTE_OFFSET_OFFSET);
-                final long ep = body.getUnsignedIntLE(base + WriteFlyweight.EPOCH_OFFSET);
-                final int flags = body.getUnsignedShortLE(base + WriteFlyweight.FLAGS_OFFSET);
-                op = new ApplyOp(this, peer, ApplyOp.WRITE, volume, seq, offset, frame.writeData().readableBytes(),
-                    ep, flags);
-                op.fua = (flags & ReplicationProtocol.WRITE_FLAG_FUA) != 0;
-                op.frame = frame;
-                if ((flags & ReplicationProtocol.WRITE_FLAG_ACK_RECEIVED) != 0)
-                {
-                    peer.link.sendWriteAck(volume, seq, 0, ACK_FLAG_RECEIVED);
-                }
-                break;
-            }
-            case ReplicationProtocol.TRIM:
-            case ReplicationProtocol.WRITE_ZEROES:
-            case ReplicationProtocol.FLUSH:
-            {
-                final long seq = body.getLongLE(base + RangeOpFlyweight.OP_SEQUENCE_OFFSET);
-                final long offset = body.getLongLE(base + RangeOpFlyweight.BYTE_OFFSET_OFFSET);
-                final long length = body.getLongLE(base + RangeOpFlyweight.LENGTH_OFFSET);
-                final long ep = body.getUnsignedIntLE(base + RangeOpFlyweight.EPOCH_OFFSET);
-                final int flags = body.getUnsignedShortLE(base + RangeOpFlyweight.FLAGS_OFFSET);
-                final int kind = type == ReplicationProtocol.TRIM ? ApplyOp.TRIM :
-                    type == ReplicationProtocol.WRITE_ZEROES ? ApplyOp.ZERO : ApplyOp.FLUSH;
-                op = new ApplyOp(this, peer, kind, volume, seq, offset, length, ep, flags);
-                op.fua = (flags & ReplicationProtocol.RANGE_FLAG_FUA) != 0;
-                op.noHole = (flags & ReplicationProtocol.RANGE_FLAG_NO_HOLE) != 0;
-                frame.release();
-                break;
-            }
-            case ReplicationProtocol.READ_REQUEST:
-            {
-                final long id = body.getLongLE(base + ReadRequestFlyweight.REQUEST_ID_OFFSET);
-                final long offset = body.getLongLE(base + ReadRequestFlyweight.BYTE_OFFSET_OFFSET);
-                final long length = body.getUnsignedIntLE(base + ReadRequestFlyweight.LENGTH_OFFSET);
-                op = new ApplyOp(this, peer, ApplyOp.READ, volume, id, offset, length, 0, 0);
-                frame.release();
-                break;
-            }
-            default:
-                frame.release();
-                return;
-        }
-        synchronized (this)
-        {
-            final String refusal = applyRefusal(peer, op);
-            if (refusal != null)
-            {
-                LOG.log(Level.WARNING, "{0}: refusing {1}: {2}", spec.name(), op, refusal);
-                finishApply(op, StorageException.EIO);
-                return;
-            }
-            op.store = stores[volume];
-            if (op.isWrite())
-            {
-                peer.receivedBytes[volume] += op.kind == ApplyOp.WRITE ? op.length : 0;
-            }
-            if (peer.queued.isEmpty() && canStart(peer, op))
-            {
-                startApply(peer, op);
-            }
-            else
-            {
-                peer.queued.add(op);
-            }
-        }
-    }
-
-    /** Under the lock. @return why an operation from this peer cannot be applied here, or null. */
-    private String applyRefusal(final PeerState peer, final ApplyOp op)
-    {
-        if (closed)
-        {
-            return "resource closed";
-        }
-        if (op.volume >= spec.volumeCount())
-        {
-            return "no volume " + op.volume;
-        }
-        if (stores[op.volume] == null)
-        {
-            return "this node is diskless for volume " + op.volume;
-        }
-        final long end = op.offset + op.length;
-        if (op.offset < 0 || end < op.offset || end > spec.volumeSizes()[op.volume])
-        {
-            return "range " + op.offset + "+" + op.length + " outside the volume";
-        }
-        if (op.kind == ApplyOp.READ)
-        {
-            return readsLocally(op.volume) ? null : "local disk is " + diskStates[op.volume].displayName();
-        }
-        if (peer.role != Role.PRIMARY)
-        {
-            return peer.name() + " is not Primary";
-        }
-        if (role == Role.PRIMARY)
-        {
-            return "this node is Primary too";
-        }
-        if (peer.replication[op.volume] != ReplicationState.ESTABLISHED)
-        {
-            return "volume " + op.volume + " is not replicating from " + peer.name() + " (" +
-                peer.replication[op.volume].displayName() + ")";
-        }
-        return null;
-    }
-
-    /** Under the lock: the ordering gate (see the class comment and docs/wire-protocol.md). */
-    private static boolean canStart(final PeerState peer, final ApplyOp op)
-    {
-        switch (op.kind)
-        {
-            case ApplyOp.FLUSH:
-                return peer.runningWrites == 0;
-            case ApplyOp.READ:
-                for (final ApplyOp running : peer.running)
-                {
-                    if (running.isWrite() && running.overlaps(op))
-                    {
-                        return false;
-                    }
-                }
-                return true;
-            default:
-                if (op.epoch <= peer.gateEpoch)
-                {
-                    return true;
-                }
-                if (peer.runningWrites == 0)
-                {
-                    peer.gateEpoch = op.epoch;
-                    return true;
-                }
-                return false;
-        }
-    }
-
-    private void startApply(final PeerState peer, final ApplyOp op)
-    {
-        peer.running.add(op);
-        if (op.isWrite())
-        {
-            peer.runningWrites++;
-        }
-        if (op.kind == ApplyOp.READ)
-        {
-            op.readBuffer = ALLOC.directBuffer((int)op.length, (int)op.length);
-        }
-        lowerPending++;
-        if (!workers.offer(op))
-        {
-            lowerPending--;
-            op.errno = StorageException.EIO;
-            op.message = "disk queue full";
-            onAppliedLocked(op);
-        }
-    }
-
-    /** A disk thread finished an operation from a peer. */
-    void onApplied(final ApplyOp op)
-    {
-        synchronized (this)
-        {
-            lowerPending--;
-            onAppliedLocked(op);
-        }
-    }
-
-    private void onAppliedLocked(final ApplyOp op)
-    {
-        final PeerState peer = op.from;
-        if (peer.running.remove(op) && op.isWrite())
-        {
-            peer.runningWrites--;
-        }
-        if (op.errno != 0)
-        {
-            LOG.log(Level.ERROR, "{0}: applying {1} failed: {2}", spec.name(), op, op.message);
-        }
-        finishApply(op, op.errno);
-        ApplyOp next;
-        while ((next = peer.queued.peek()) != null && canStart(peer, next))
-        {
-            peer.queued.poll();
-            startApply(peer, next);
-        }
-    }
-
-    /** Under the lock: answer the peer and release what the op holds. */
-    private void finishApply(final ApplyOp op, final int errno)
-    {
-        if (op.kind == ApplyOp.READ)
-        {
-            if (errno == 0 && op.readBuffer != null)
-            {
-                op.from.link.send(StreamKind.DATA, FRAMES.get().readReply(ALLOC, op.volume, op.seq, 0, op.readBuffer));
-                op.from.sentBytes[op.volume] += op.length;
-            }
-            else
-            {
-                if (op.readBuffer != null)
-                {
-                    op.readBuffer.release();
-                }
-                op.from.link.send(StreamKind.DATA, FRAMES.get().readReply(ALLOC, op.volume, op.seq,
-                    errno == 0 ? StorageException.EIO : errno, null));
-            }
-            op.readBuffer = null;
-            return;
-        }
-        op.from.link.sendWriteAck(op.volume, op.seq, errno, ACK_FLAG_DURABLE);
-        releaseApplyOp(op);
-    }
-
-    void releaseApplyOp(final ApplyOp op)
-    {
-        if (op.frame != null)
-        {
-            op.frame.release();
-            op.frame = null;
-        }
-        if (op.readBuffer != null)
-        {
-            op.readBuffer.release();
-            op.readBuffer = null;
-        }
+        remoteReads.onPeerDown(peer, why, closed);
+        applier.onPeerDown(peer);
     }
 
     // ---- links and states ---------------------------------------------------------------------------------------
@@ -1189,7 +809,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             case ReplicationProtocol.WRITE_ZEROES:
             case ReplicationProtocol.FLUSH:
             case ReplicationProtocol.READ_REQUEST:
-                onPeerOp(peer, frame);
+                applier.onPeerOp(peer, frame);
                 return;
             default:
                 break;
@@ -1202,7 +822,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     onWriteAck(peer, frame);
                     break;
                 case ReplicationProtocol.READ_REPLY:
-                    onReadReply(peer, frame);
+                    synchronized (this)
+                    {
+                        remoteReads.onReply(peer, frame);
+                    }
                     break;
                 case ReplicationProtocol.STATE:
                     onState(peer, frame);
@@ -1652,7 +1275,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             if (stores[v] == null)
             {
-                if (pickReadPeerExcept(v, null) == null)
+                if (remoteReads.pick(v) == null)
                 {
                     return "volume " + v + ": this node is diskless and no peer with UpToDate data is connected";
                 }
@@ -2186,44 +1809,4 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             waitingFor.remove(peer);
         }
     }
-
-    /** A read served by peers, in chunks of at most one frame. */
-    private static final class RemoteRead
-    {
-        final int volume;
-        final long offset;
-        final ByteBuffer target;
-        final IoCallback<Object> callback;
-        final Object context;
-        int chunksLeft;
-        boolean done;
-
-        RemoteRead(final int volume, final long offset, final ByteBuffer target, final IoCallback<Object> callback,
-            final Object context)
-        {
-            this.volume = volume;
-            this.offset = offset;
-            this.target = target;
-            this.callback = callback;
-            this.context = context;
-        }
-    }
-
-    /** One READ_REQUEST of a remote read. */
-    private static final class ReadChunk
-    {
-        final RemoteRead read;
-        final int position;
-        final int length;
-        long id;
-        PeerState peer;
-
-        ReadChunk(final RemoteRead read, final int position, final int length)
-        {
-            this.read = read;
-            this.position = position;
-            this.length = length;
-        }
-    }
-
 }
