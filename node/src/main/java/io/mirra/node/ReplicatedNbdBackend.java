@@ -2,6 +2,7 @@ package io.mirra.node;
 
 import io.mirra.engine.replication.IoCallback;
 import io.mirra.engine.replication.ReplicatedResource;
+import io.mirra.engine.replication.Role;
 import io.mirra.nbd.protocol.NbdProtocol;
 import io.mirra.nbd.spi.NbdBackend;
 import io.mirra.nbd.spi.NbdRequest;
@@ -145,8 +146,16 @@ final class ReplicatedNbdBackend implements NbdBackend
                 case NbdProtocol.CMD_FLUSH:
                     if (writer == null)
                     {
-                        // This connection wrote nothing through this node: nothing of its own to make durable.
-                        request.complete(0, null);
+                        // Multi-conn: a flush covers the writes of every connection, so on a Primary it runs even
+                        // for a connection that wrote nothing; a Secondary has no writes of its own to make durable.
+                        if (resource.role() == Role.PRIMARY)
+                        {
+                            resource.flush(volume, COMPLETE, request);
+                        }
+                        else
+                        {
+                            request.complete(0, null);
+                        }
                         return;
                     }
                     break;
