@@ -35,6 +35,11 @@ final class PeerApplier
     private static final ThreadLocal<OutboundFrames> FRAMES = ThreadLocal.withInitial(OutboundFrames::new);
     private static final ByteBufAllocator ALLOC = ByteBufAllocator.DEFAULT;
 
+    /** Writes received and waiting at the gate beyond which the peer's data stream is not read. */
+    static final long PAUSE_QUEUED_BYTES = 96L << 20;
+    /** ... and below which reading resumes. */
+    static final long RESUME_QUEUED_BYTES = 32L << 20;
+
     private final ReplicatedResource resource;
     private final ResourceSpec spec;
 
@@ -120,6 +125,13 @@ final class PeerApplier
             else
             {
                 peer.queued.add(op);
+                peer.queuedBytes += op.kind == ApplyOp.WRITE ? op.length : 0;
+                if (!peer.receivingPaused && peer.queuedBytes > PAUSE_QUEUED_BYTES)
+                {
+                    // Bounded: stop reading the peer's data stream; its sends queue on its side.
+                    peer.receivingPaused = true;
+                    peer.link.setReceiving(StreamKind.DATA, false);
+                }
             }
         }
     }
@@ -233,6 +245,12 @@ final class PeerApplier
         {
             releaseApplyOp(queued);
         }
+        peer.queuedBytes = 0;
+        if (peer.receivingPaused)
+        {
+            peer.receivingPaused = false;
+            peer.link.setReceiving(StreamKind.DATA, true);
+        }
     }
 
     private void onAppliedLocked(final ApplyOp op)
@@ -251,7 +269,13 @@ final class PeerApplier
         while ((next = peer.queued.peek()) != null && canStart(peer, next))
         {
             peer.queued.poll();
+            peer.queuedBytes -= next.kind == ApplyOp.WRITE ? next.length : 0;
             startApply(peer, next);
+        }
+        if (peer.receivingPaused && peer.queuedBytes < RESUME_QUEUED_BYTES)
+        {
+            peer.receivingPaused = false;
+            peer.link.setReceiving(StreamKind.DATA, true);
         }
     }
 

@@ -40,6 +40,10 @@ final class PeerState
 
     // ---- receiving side: ordering gate for operations from this peer ----------------------------------------------
     final ArrayDeque<ApplyOp> queued = new ArrayDeque<>();
+    /** Write bytes in {@link #queued}. */
+    long queuedBytes;
+    /** True while the peer's data stream is not read because too much waits at the gate. */
+    boolean receivingPaused;
     final ArrayList<ApplyOp> running = new ArrayList<>();
     int runningWrites;
     long gateEpoch;

@@ -367,4 +367,43 @@ class ReplicationClusterTest
         assertEquals(1, cluster.node("a").readDisk(0, 0, 1)[0]);
         assertEquals(2, cluster.node("b").readDisk(0, 0, 1)[0]);
     }
+
+    @Test
+    void shouldStopReadingAPrimaryWhoseWritesPileUpAtTheGate() throws Exception
+    {
+        // Protocol A with a huge send bound: only the receiving side bounds what waits for a slow disk.
+        cluster = EngineCluster.builder("r", dir).volumes(256L << 20).protocol(Protocol.A).asyncMaxUnacked(1L << 30)
+            .diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        final EngineCluster.Node b = cluster.node("b");
+        a.promote();
+        b.disk(0).holdWriteAt(0);
+        final byte[] mib = new byte[1 << 20];
+        a.write(0, 0, mib, false);
+        awaitCondition("b holds the first write", () -> b.disk(0).isHolding());
+        long maxPending = 0;
+        for (int i = 1; i < 160; i++)
+        {
+            mib[0] = (byte)i;
+            a.write(0, (long)i << 20, mib, false); // each completes at once (A) and is a new epoch at b
+            maxPending = Math.max(maxPending, b.resource.status().connections().get(0).peerDevices().get(0)
+                .pending());
+        }
+        final long received = b.resource.status().connections().get(0).peerDevices().get(0).receivedBytes();
+        assertTrue(received < (130L << 20), "b read " + (received >> 20) + " MiB while its disk was stuck");
+        assertTrue(maxPending <= 100, "pending at b: " + maxPending);
+        b.disk(0).release();
+        awaitCondition("b applied everything", () ->
+        {
+            try
+            {
+                return b.readDisk(0, 159L << 20, 1)[0] == (byte)159;
+            }
+            catch (final Exception ex)
+            {
+                throw new AssertionError(ex);
+            }
+        });
+    }
 }
