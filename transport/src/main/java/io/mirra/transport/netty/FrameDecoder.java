@@ -399,7 +399,7 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
                 " (SECONDARY) or " + STATE_ROLE_PRIMARY + " (PRIMARY)");
         }
         final int stateFlags = complete.getUnsignedByte(at + StateFlyweight.FLAGS_OFFSET);
-        if (stateFlags != 0)
+        if ((stateFlags & ~KNOWN_STATE_FLAGS) != 0)
         {
             return fail(ctx, Reason.BAD_FLAGS, "STATE flags 0x" + Integer.toHexString(stateFlags));
         }

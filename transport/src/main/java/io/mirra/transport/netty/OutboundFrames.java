@@ -327,6 +327,32 @@ public final class OutboundFrames
         final long[] currentGens,
         final long[][] histories)
     {
+        return state(alloc, role, 0, nodeId, volumeCount, diskStates, currentGens, histories);
+    }
+
+    /**
+     * A STATE with flags.
+     *
+     * @param alloc       for the body.
+     * @param role        {@code STATE_ROLE_*}.
+     * @param flags       {@code STATE_FLAG_*} bits.
+     * @param nodeId      the sender's node id.
+     * @param volumeCount number of volumes.
+     * @param diskStates  per volume a disk state code.
+     * @param currentGens per volume the current generation.
+     * @param histories   per volume up to {@code MAX_HISTORY} earlier generations (null: none).
+     * @return the frame.
+     */
+    public Frame state(
+        final ByteBufAllocator alloc,
+        final int role,
+        final int flags,
+        final int nodeId,
+        final int volumeCount,
+        final byte[] diskStates,
+        final long[] currentGens,
+        final long[][] histories)
+    {
         if (volumeCount < 1 || volumeCount > MAX_VOLUMES)
         {
             throw new IllegalArgumentException("volume count " + volumeCount + ", expected 1.." + MAX_VOLUMES);
@@ -348,7 +374,7 @@ public final class OutboundFrames
         final ByteBuf body = alloc.buffer(length, length);
         state.wrap(view.wrapForWrite(body, 0, length), 0)
             .role(role)
-            .flags(0)
+            .flags(flags)
             .volumeCount(volumeCount)
             .nodeId(nodeId);
         for (int volume = 0; volume < volumeCount; volume++)

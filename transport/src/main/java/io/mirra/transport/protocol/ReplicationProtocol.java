@@ -233,6 +233,14 @@ public final class ReplicationProtocol
     public static final int STATE_ROLE_SECONDARY = 1;
     /** Role in a {@link #STATE}: the sender is primary. */
     public static final int STATE_ROLE_PRIMARY = 2;
+    /**
+     * STATE flag: the sender has received the receiver's STATE on this connection (so it has decided what the two
+     * copies are to each other). A side that must drop the connection after the comparison (split brain) waits for
+     * this flag, so the peer always sees both states and reaches the same verdict.
+     */
+    public static final int STATE_FLAG_SEEN = 1;
+    /** STATE flags defined in version 1. */
+    public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN;
 
     // ---- two-phase commits (TwoPcFlyweight.kind, TwoPcReplyFlyweight.verdict) ----------------------------------
 
