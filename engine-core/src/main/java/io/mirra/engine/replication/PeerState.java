@@ -19,6 +19,10 @@ final class PeerState
 
     /** True after the peer's first STATE on the current connection (the connection is then Connected). */
     boolean stateKnown;
+    /** We sent a STATE with STATE_FLAG_SEEN on the current connection. */
+    boolean sentSeen;
+    /** The peer's STATE said it has ours (STATE_FLAG_SEEN) on the current connection. */
+    boolean peerSawOurs;
     /** The operator disconnected this peer, or split brain was detected: StandAlone until connect. */
     boolean standAlone;
     /** The copies' histories are unrelated: the connection stays down until an operator decides. */
@@ -32,6 +36,11 @@ final class PeerState
     final String[] replicationReason;
     /** Blocks that may differ on that peer, per volume (null where either side is diskless). */
     final DirtyBitmap[] outOfSync;
+    /**
+     * Per volume: the peer's copy has this node's current generation (as far as this node knows; true until a
+     * connection says otherwise). A write that such a peer would miss starts a new generation first.
+     */
+    final boolean[] sameGen;
     final long[] sentBytes;
     final long[] receivedBytes;
     long unackedBytes;
@@ -59,6 +68,8 @@ final class PeerState
         replication = new ReplicationState[volumes];
         replicationReason = new String[volumes];
         outOfSync = new DirtyBitmap[volumes];
+        sameGen = new boolean[volumes];
+        java.util.Arrays.fill(sameGen, true);
         sentBytes = new long[volumes];
         receivedBytes = new long[volumes];
         for (int v = 0; v < volumes; v++)
@@ -76,6 +87,8 @@ final class PeerState
     void resetConnection()
     {
         stateKnown = false;
+        sentSeen = false;
+        peerSawOurs = false;
         role = Role.UNKNOWN;
         for (int v = 0; v < diskStates.length; v++)
         {

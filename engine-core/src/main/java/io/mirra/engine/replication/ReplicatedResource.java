@@ -183,6 +183,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     diskStates[v] = metas[v].diskState();
                 }
             }
+            else
+            {
+                metas[v] = VolumeMeta.pointer();
+            }
         }
         if (peers.length == 0)
         {
@@ -481,6 +485,21 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private void dispatch(final PrimaryOp op)
     {
         op.dispatched = true;
+        if (op.kind != PrimaryOp.FLUSH && missesInSyncPeer(op.volume) &&
+            (stores[op.volume] != null || replicatingPeers(op.volume) > 0))
+        {
+            // A copy that had our data is about to miss a write: start a new generation first (its STATE precedes
+            // the write on every data stream), so that copy is told apart when it comes back. Not earlier: a copy
+            // that missed nothing stays in sync.
+            newGenerations("writing while a peer with a copy is away");
+            for (final PeerState peer : peers)
+            {
+                if (!peer.isDiskless(op.volume) && !peer.replicates(op.volume))
+                {
+                    peer.sameGen[op.volume] = false;
+                }
+            }
+        }
         if (newEpochPending)
         {
             epoch++;
@@ -543,6 +562,32 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.message = "no UpToDate copy of volume " + op.volume + " is reachable from " + spec.nodeName();
         }
         maybeComplete(op);
+    }
+
+    /** Under the lock. @return true when a peer whose copy has our generation would not receive a write. */
+    private boolean missesInSyncPeer(final int volume)
+    {
+        for (final PeerState peer : peers)
+        {
+            if (!peer.isDiskless(volume) && peer.sameGen[volume] && !peer.replicates(volume))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int replicatingPeers(final int volume)
+    {
+        int n = 0;
+        for (final PeerState peer : peers)
+        {
+            if (peer.replicates(volume))
+            {
+                n++;
+            }
+        }
+        return n;
     }
 
     private byte waitLevel(final PeerState peer, final PrimaryOp op)
@@ -879,10 +924,14 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         synchronized (this)
         {
-            // Closing this node is not a peer leaving: the copies stay equal unless this node writes again.
-            final boolean hadDiskReplication = !closed && role == Role.PRIMARY && replicatesAnyDisk(peer);
             dropPeerOps(peer, reason);
             peer.resetConnection();
+            if (peer.splitBrain && !peer.standAlone)
+            {
+                // We found split brain on this connection and the peer dropped it first (it had found it too).
+                peer.standAlone = true;
+                peer.link.setEnabled(false);
+            }
             if (grantedTo == peer)
             {
                 grantedTo = null;
@@ -892,27 +941,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 promotion.onPeerGone(peer);
                 maybeFinishPromotion();
             }
-            if (hadDiskReplication)
-            {
-                // That copy now misses writes: a new generation tells it apart when it comes back.
-                newGenerations("peer " + peer.name() + " left");
-            }
         }
         LOG.log(Level.INFO, "{0}: link to {1} is down: {2}", spec.name(), peer.name(), reason);
         publish();
-    }
-
-    /** Under the lock; the link may already be down, so the last known replication states decide. */
-    private boolean replicatesAnyDisk(final PeerState peer)
-    {
-        for (int v = 0; v < spec.volumeCount(); v++)
-        {
-            if (peer.stateKnown && !peer.isDiskless(v) && peer.replication[v] == ReplicationState.ESTABLISHED)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Under the lock: start a new generation on every local UpToDate copy and tell the connected peers. */
@@ -921,7 +952,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         boolean changed = false;
         for (int v = 0; v < spec.volumeCount(); v++)
         {
-            if (metas[v] != null && diskStates[v] == DiskState.UP_TO_DATE)
+            final boolean current = stores[v] != null ? diskStates[v] == DiskState.UP_TO_DATE :
+                metas[v].currentGen() != 0;
+            if (current)
             {
                 try
                 {
@@ -963,13 +996,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         for (int v = 0; v < volumes; v++)
         {
             disks[v] = (byte)diskStates[v].ordinal();
-            gens[v] = metas[v] == null ? 0 : metas[v].currentGen();
-            histories[v] = metas[v] == null ? new long[0] : metas[v].historyCopy();
+            gens[v] = metas[v].currentGen();
+            histories[v] = metas[v].historyCopy();
         }
         final int wireRole = role == Role.PRIMARY ? ReplicationProtocol.STATE_ROLE_PRIMARY :
             ReplicationProtocol.STATE_ROLE_SECONDARY;
-        peer.link.send(StreamKind.DATA, FRAMES.get().state(ALLOC, wireRole, spec.nodeId(), volumes, disks, gens,
-            histories));
+        final int flags = peer.stateKnown ? ReplicationProtocol.STATE_FLAG_SEEN : 0;
+        peer.sentSeen |= peer.stateKnown;
+        peer.link.send(StreamKind.DATA, FRAMES.get().state(ALLOC, wireRole, flags, spec.nodeId(), volumes, disks,
+            gens, histories));
     }
 
     private void onState(final PeerState peer, final Frame frame)
@@ -1004,6 +1039,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 if (first)
                 {
                     decideReplication(peer, v);
+                    peer.sameGen[v] = peer.replication[v] == ReplicationState.ESTABLISHED;
                 }
                 else if (peer.role == Role.PRIMARY && role != Role.PRIMARY && oldGen != peer.currentGens[v])
                 {
@@ -1014,9 +1050,18 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 LOG.log(Level.INFO, "{0}: {1} is {2}", spec.name(), peer.name(), peer.role.displayName());
             }
-            if (peer.splitBrain && !peer.standAlone)
+            if ((state.flags() & ReplicationProtocol.STATE_FLAG_SEEN) != 0)
             {
-                // SPEC §2.5: never merged silently; the connection stays down and says why.
+                peer.peerSawOurs = true;
+            }
+            if (!peer.sentSeen)
+            {
+                sendState(peer); // tells the peer we have its state: it can act on the comparison
+            }
+            if (peer.splitBrain && peer.peerSawOurs && !peer.standAlone)
+            {
+                // SPEC §2.5: never merged silently; the connection stays down and says why. Only once the peer has
+                // our state too, so that it reaches the same verdict before the connection drops.
                 peer.standAlone = true;
                 peer.link.setEnabled(false);
             }
@@ -1027,8 +1072,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     /** Under the lock: the Primary started a new generation while we receive its writes: ours follows. */
     private void followGeneration(final PeerState primary, final int v)
     {
-        if (metas[v] == null || primary.replication[v] != ReplicationState.ESTABLISHED ||
-            diskStates[v] != DiskState.UP_TO_DATE)
+        if (primary.replication[v] != ReplicationState.ESTABLISHED ||
+            stores[v] != null && diskStates[v] != DiskState.UP_TO_DATE)
         {
             return;
         }
@@ -1040,16 +1085,28 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the Primary's generation", ex);
         }
+        // Diskless peers pick their read sources by generation: tell them ours moved on.
+        broadcastState();
     }
 
     /** Under the lock: on connect, compare the two copies of volume v (DRBD's UUID comparison, simplified). */
     private void decideReplication(final PeerState peer, final int v)
     {
-        final boolean mineDiskless = metas[v] == null;
+        final boolean mineDiskless = stores[v] == null;
         final boolean peerDiskless = peer.isDiskless(v) || peer.diskStates[v] == DiskState.DISKLESS;
-        if (mineDiskless || peerDiskless)
+        if (mineDiskless && peerDiskless)
         {
-            peer.replication[v] = ReplicationState.ESTABLISHED;
+            peer.replication[v] = ReplicationState.ESTABLISHED; // no data flows between them
+            return;
+        }
+        if (mineDiskless)
+        {
+            decideAsDiskless(peer, v);
+            return;
+        }
+        if (peerDiskless)
+        {
+            decideWithDisklessPeer(peer, v);
             return;
         }
         final VolumeMeta mine = metas[v];
@@ -1071,12 +1128,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         if (contains(peer.histories[v], mine.currentGen()))
         {
-            // Our copy is older than the peer's: never serve it as current again.
             peer.replicationReason[v] = "resync needed: " + peer.name() + " has newer data";
-            if (my == DiskState.UP_TO_DATE || my == DiskState.CONSISTENT)
-            {
-                setLocalDisk(v, DiskState.OUTDATED);
-            }
+            outdateLocal(v);
             return;
         }
         if (mine.inHistory(peerGen))
@@ -1094,6 +1147,95 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; disconnecting " +
             "(StandAlone until an operator decides)", spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()),
             VolumeMeta.hex(peerGen));
+    }
+
+    /** Under the lock: our copy is older than data another node knows; never serve it as current again. */
+    private void outdateLocal(final int v)
+    {
+        if (diskStates[v] == DiskState.UP_TO_DATE || diskStates[v] == DiskState.CONSISTENT)
+        {
+            setLocalDisk(v, DiskState.OUTDATED);
+        }
+    }
+
+    /**
+     * Under the lock: this node keeps no copy of volume v. Its generation says which data it reads and writes: the
+     * first UpToDate copy it meets defines it, a Primary moves it on, and a peer whose copy is not that data is
+     * neither read from nor written to.
+     */
+    private void decideAsDiskless(final PeerState peer, final int v)
+    {
+        final VolumeMeta mine = metas[v];
+        final long peerGen = peer.currentGens[v];
+        peer.replication[v] = ReplicationState.OFF;
+        if (peer.diskStates[v] != DiskState.UP_TO_DATE)
+        {
+            peer.replicationReason[v] = "peer disk is " + peer.diskStates[v].displayName();
+            return;
+        }
+        if (mine.currentGen() == 0 || mine.currentGen() == peerGen ||
+            contains(peer.histories[v], mine.currentGen()) && role != Role.PRIMARY)
+        {
+            if (mine.currentGen() != peerGen)
+            {
+                adoptPointer(v, peerGen, peer.histories[v]);
+            }
+            peer.replication[v] = ReplicationState.ESTABLISHED;
+            return;
+        }
+        if (mine.inHistory(peerGen))
+        {
+            peer.replicationReason[v] = "resync needed: " + peer.name() + " has older data";
+            return;
+        }
+        peer.replicationReason[v] = role == Role.PRIMARY && contains(peer.histories[v], mine.currentGen()) ?
+            "SplitBrain: " + peer.name() + " has data written without this Primary" :
+            "SplitBrain: " + peer.name() + "'s data is not the data this node uses";
+        LOG.log(Level.ERROR, "{0}/{1}: not using {2}: {3}", spec.name(), v, peer.name(), peer.replicationReason[v]);
+    }
+
+    /** Under the lock: the diskless generation moves to newer data; peers that hold other data stop serving it. */
+    private void adoptPointer(final int v, final long gen, final long[] history)
+    {
+        try
+        {
+            metas[v].adopt(gen, history);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("in-memory generation cannot fail", ex);
+        }
+        for (final PeerState other : peers)
+        {
+            if (other.stateKnown && !other.isDiskless(v) && other.replication[v] == ReplicationState.ESTABLISHED &&
+                other.currentGens[v] != gen)
+            {
+                other.replication[v] = ReplicationState.OFF;
+                other.sameGen[v] = false;
+                other.replicationReason[v] = "resync needed: " + other.name() + " has older data";
+            }
+        }
+        broadcastState();
+    }
+
+    /** Under the lock: a diskless peer follows some generation; if it is newer than our copy, ours is outdated. */
+    private void decideWithDisklessPeer(final PeerState peer, final int v)
+    {
+        final VolumeMeta mine = metas[v];
+        final long peerGen = peer.currentGens[v];
+        if (peerGen == 0 || peerGen == mine.currentGen() || mine.inHistory(peerGen))
+        {
+            peer.replication[v] = ReplicationState.ESTABLISHED;
+            return;
+        }
+        peer.replication[v] = ReplicationState.OFF;
+        if (contains(peer.histories[v], mine.currentGen()))
+        {
+            peer.replicationReason[v] = "resync needed: " + peer.name() + " uses newer data";
+            outdateLocal(v);
+            return;
+        }
+        peer.replicationReason[v] = "SplitBrain: " + peer.name() + " uses data unrelated to this copy";
     }
 
     private static boolean contains(final long[] values, final long value)
@@ -1395,11 +1537,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         boolean allReplicating = true;
         for (int v = 0; v < spec.volumeCount(); v++)
         {
-            if (metas[v] == null)
-            {
-                continue;
-            }
-            if (force && diskStates[v] != DiskState.UP_TO_DATE)
+            if (force && stores[v] != null && diskStates[v] != DiskState.UP_TO_DATE)
             {
                 // The operator declares this copy the newest: every other copy must be synced from it.
                 diskStates[v] = DiskState.UP_TO_DATE;
@@ -1417,6 +1555,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     {
                         peer.outOfSync[v].setAll();
                         peer.replication[v] = ReplicationState.OFF;
+                        peer.sameGen[v] = false;
                         peer.replicationReason[v] = "resync needed: " + spec.nodeName() + " was made Primary by force";
                     }
                 }
@@ -1431,10 +1570,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         role = Role.PRIMARY;
         LOG.log(Level.INFO, "{0}: {1} is Primary", spec.name(), spec.nodeName());
-        if (!allReplicating || force)
+        if (force)
         {
-            newGenerations("Primary without every peer");
+            newGenerations("made Primary by force");
         }
+
         broadcastState();
     }
 
@@ -1761,7 +1901,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     public synchronized String currentGeneration(final int v)
     {
-        return metas[v] == null ? null : VolumeMeta.hex(metas[v].currentGen());
+        return metas[v] == null || metas[v].currentGen() == 0 ? null : VolumeMeta.hex(metas[v].currentGen());
     }
 
     /** @return the links' transport, or null when the resource has no peers (tests use it to cut links). */

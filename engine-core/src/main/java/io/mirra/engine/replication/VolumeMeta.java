@@ -46,6 +46,20 @@ final class VolumeMeta
     }
 
     /**
+     * The generation a diskless node follows for a volume: not persisted (a diskless node learns it again from its
+     * peers on restart), 0 until learnt. It says which peers hold the data this node reads and writes.
+     *
+     * @return an in-memory record with disk state DISKLESS and generation 0.
+     */
+    static VolumeMeta pointer()
+    {
+        final VolumeMeta meta = new VolumeMeta(null);
+        meta.diskState = DiskState.DISKLESS;
+        meta.currentGen = 0;
+        return meta;
+    }
+
+    /**
      * Load the metadata of a volume, or create it.
      *
      * @param file      the metadata file.
@@ -252,10 +266,11 @@ final class VolumeMeta
         {
             return;
         }
-        if (peerHistory != null)
+        if (peerHistory != null || currentGen == 0)
         {
-            historyCount = Math.min(HISTORY, peerHistory.length);
-            System.arraycopy(peerHistory, 0, history, 0, historyCount);
+            final long[] from = peerHistory == null ? new long[0] : peerHistory;
+            historyCount = Math.min(HISTORY, from.length);
+            System.arraycopy(from, 0, history, 0, historyCount);
         }
         else
         {
@@ -269,6 +284,10 @@ final class VolumeMeta
 
     private void store() throws IOException
     {
+        if (file == null)
+        {
+            return;
+        }
         final StringBuilder sb = new StringBuilder(256)
             .append("# mirra volume metadata: do not edit while the node runs\n")
             .append("version=1\n")
@@ -320,6 +339,7 @@ final class VolumeMeta
     @Override
     public String toString()
     {
-        return "VolumeMeta[" + file + ", " + diskState.displayName() + ", " + hex(currentGen) + "]";
+        return "VolumeMeta[" + (file == null ? "diskless" : file) + ", " + diskState.displayName() + ", " +
+            hex(currentGen) + "]";
     }
 }

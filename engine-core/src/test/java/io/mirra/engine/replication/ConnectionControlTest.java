@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import static io.mirra.engine.replication.EngineCluster.await;
 import static io.mirra.engine.replication.EngineCluster.awaitCondition;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -121,5 +122,61 @@ class ConnectionControlTest
         assertEquals(20480, connection("b", "c").peerDevices().get(0).sentBytes());
         cluster.node("a").disk(0).release();
         EngineCluster.await(slow);
+    }
+
+    @Test
+    void shouldNeverReadADisklessPrimarysDataFromACopyThatMissedWrites() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b").disklessNodes("c")
+            .readBalancing(ReadBalancing.ROUND_ROBIN).proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node c = cluster.node("c");
+        c.promote();
+        c.write(0, 0, new byte[] {1}, false);
+        // b is cut off; c goes on writing to a alone.
+        cluster.proxy("a", "b").cut();
+        cluster.proxy("b", "c").cut();
+        awaitCondition("c lost b", () -> connection("c", "b").connectionState() != ConnectionState.CONNECTED);
+        c.write(0, 0, new byte[] {2}, false);
+        cluster.proxy("a", "b").heal();
+        cluster.proxy("b", "c").heal();
+        cluster.awaitAllConnected();
+        awaitCondition("b knows its copy is outdated", () ->
+            cluster.node("b").resource.status().devices().get(0).diskState() == DiskState.OUTDATED);
+        assertEquals(ReplicationState.OFF, connection("c", "b").peerDevices().get(0).replicationState());
+        for (int i = 0; i < 10; i++)
+        {
+            assertEquals(2, c.read(0, 0, 1)[0], "read " + i + " came from the stale copy");
+        }
+    }
+
+    @Test
+    void shouldKeepADisklessNodeOnOneSideOfASplitBrain() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b").disklessNodes("c")
+            .proxies(true).build();
+        cluster.awaitAllConnected();
+        // a and b are split; each is made Primary in turn while apart and writes its own data.
+        cluster.node("a").promote();
+        cluster.proxy("a", "b").cut();
+        cluster.proxy("a", "c").cut();
+        awaitCondition("a alone", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED &&
+            connection("a", "c").connectionState() != ConnectionState.CONNECTED);
+        cluster.node("a").write(0, 0, new byte[] {1}, false);
+        awaitCondition("b sees no Primary", () -> cluster.node("b").resource.otherPrimary() == null);
+        cluster.node("b").promote();
+        cluster.node("b").write(0, 0, new byte[] {2}, false);
+        await(cluster.node("b").resource.demote());
+        await(cluster.node("a").resource.demote());
+        cluster.proxy("a", "b").heal();
+        cluster.proxy("a", "c").heal();
+        awaitCondition("a and c connected", () -> connection("c", "a").connectionState() == ConnectionState.CONNECTED);
+        awaitCondition("a and b in split brain", () -> "SplitBrain".equals(connection("a", "b").reason()));
+        // c followed b's writes: it never reads a's data.
+        assertEquals(ReplicationState.OFF, connection("c", "a").peerDevices().get(0).replicationState());
+        for (int i = 0; i < 10; i++)
+        {
+            assertEquals(2, cluster.node("c").read(0, 0, 1)[0], "read " + i);
+        }
     }
 }
