@@ -211,12 +211,24 @@ final class Clients
     static Background start(final Path logDir, final String name, final Map<String, String> env,
         final String... command)
     {
-        final List<String> resolved = resolve(List.of(command));
+        return start(logDir, name, env, null, List.of(command));
+    }
+
+    /**
+     * {@link #start(Path, String, Map, String...)} in a given working directory (for clients that write files
+     * there, such as fio's verify state).
+     *
+     * @param directory working directory, or null for the current one.
+     */
+    static Background start(final Path logDir, final String name, final Map<String, String> env,
+        final Path directory, final List<String> command)
+    {
+        final List<String> resolved = resolve(command);
         final Path out = logDir.resolve(name + ".out");
         final Path err = logDir.resolve(name + ".err");
         try
         {
-            return new Background(resolved, builder(resolved, env, null, out, err).start(), out, err);
+            return new Background(resolved, builder(resolved, env, directory, out, err).start(), out, err);
         }
         catch (final IOException ex)
         {
@@ -284,6 +296,18 @@ final class Clients
                 fail("still running after " + timeout + "\n" + describe());
             }
             return process.exitValue();
+        }
+
+        /**
+         * SIGKILL (a crash, no shutdown hooks) and wait until the process is gone.
+         *
+         * @param timeout how long the kernel may take to reap it; fails when it is still alive then.
+         * @return the exit code (137 for a JVM killed by SIGKILL).
+         */
+        int kill(final Duration timeout) throws InterruptedException
+        {
+            process.destroyForcibly();
+            return awaitExit(timeout);
         }
 
         @Override
