@@ -587,7 +587,9 @@ public final class AdminClient
             final String text = t.getMessage();
             if (text != null && !text.isBlank() && !(t instanceof ExecutionException))
             {
-                return text.substring(0, 1).toLowerCase(Locale.ROOT) + text.substring(1);
+                // Lower-case a leading word ("Connection refused"), not an acronym ("HTTP/1.1 ...").
+                final boolean acronym = text.length() > 1 && Character.isUpperCase(text.charAt(1));
+                return acronym ? text : text.substring(0, 1).toLowerCase(Locale.ROOT) + text.substring(1);
             }
         }
         return connect ? "connection refused" : ex.getClass().getSimpleName();

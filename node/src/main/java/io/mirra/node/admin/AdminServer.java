@@ -284,8 +284,9 @@ public final class AdminServer implements AutoCloseable
             // the client went away while we answered: nothing to tell anyone
             LOG.log(Level.FINE, "admin: request ended early", ex);
         }
-        catch (final RuntimeException ex)
+        catch (final RuntimeException | LinkageError | AssertionError ex)
         {
+            // Answer even for errors a handler should never throw: silence would look like a dead node.
             LOG.log(Level.WARNING, "admin: " + exchange.getRequestMethod() + " " + exchange.getRequestURI() +
                 " failed", ex);
             replyQuietly(exchange, 500, "internal error: " + describe(ex));
