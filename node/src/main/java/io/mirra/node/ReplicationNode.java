@@ -57,6 +57,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     private final Map<String, ResourceConfig> configs = new TreeMap<>();
     private final Map<String, Running> running = new TreeMap<>();
     private final DiskIoWorkers workers;
+    /** The node's I/O threads: NBD connections and every resource's peer links share them. */
+    private final io.netty.channel.EventLoopGroup ioGroup;
     private final ExportRegistry exports = new ExportRegistry();
     private final List<Consumer<StateEvent>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private NbdServer nbd;
@@ -70,6 +72,7 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         final NbdServerContext defaults = new NbdServerContext();
         this.workers = new DiskIoWorkers("mirra-disk", ioThreads,
             defaults.maxConnections() * defaults.maxInFlightRequests() + 65536);
+        this.ioGroup = io.mirra.transport.netty.NettyPeerTransport.newIoGroup(defaults.eventLoopThreads(), "mirra-io");
     }
 
     /**
@@ -97,7 +100,7 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             }
             final NodeConfig self = node.self;
             node.nbd = new NbdServer(node.exports, new NbdServerContext().host(self.nbd().host())
-                .port(self.nbd().port())).start();
+                .port(self.nbd().port()).eventLoopGroup(node.ioGroup)).start();
             node.admin = AdminServer.start(node, self.admin().host(), self.admin().port());
             LOG.log(Level.INFO, "node {0}: {1} resource(s), NBD on {2}, admin on {3}", nodeName, resources.size(),
                 node.nbd.localAddress(), node.admin.address());
@@ -141,7 +144,7 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
                     }
                 }
             }
-            final ReplicatedResource resource = new ReplicatedResource(spec(r, me), stores, fresh, workers);
+            final ReplicatedResource resource = new ReplicatedResource(spec(r, me), stores, fresh, workers, ioGroup);
             resource.start();
             final List<AutoCloseable> subscriptions = new ArrayList<>();
             subscriptions.add(resource.subscribe(this::fanOut));
@@ -412,6 +415,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         }
         all.forEach(Running::close);
         workers.close();
+        ioGroup.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly(5,
+            java.util.concurrent.TimeUnit.SECONDS);
     }
 
     private static void closeStores(final BlockStore[] stores)

@@ -81,6 +81,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
 
     private final ResourceSpec spec;
     private final DiskIoWorkers workers;
+    private final io.netty.channel.EventLoopGroup ioGroup;
     private final BlockStore[] stores;
     private final boolean[] freshDisks;
     private final VolumeMeta[] metas;
@@ -123,6 +124,21 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     public ReplicatedResource(final ResourceSpec spec, final BlockStore[] stores, final boolean[] freshDisks,
         final DiskIoWorkers workers)
     {
+        this(spec, stores, freshDisks, workers, null);
+    }
+
+    /**
+     * @param spec       the resource as this node runs it.
+     * @param stores     per volume the local disk, or null where this node is diskless; not closed by this class.
+     * @param freshDisks per volume: true when the node just created the disk empty.
+     * @param workers    the disk threads.
+     * @param ioGroup    the node's shared I/O event loops for the peer links (see
+     *                   {@link NettyPeerTransport#newIoGroup(int, String)}), or null for a thread of the resource's own.
+     */
+    public ReplicatedResource(final ResourceSpec spec, final BlockStore[] stores, final boolean[] freshDisks,
+        final DiskIoWorkers workers, final io.netty.channel.EventLoopGroup ioGroup)
+    {
+        this.ioGroup = ioGroup;
         if (stores.length != spec.volumeCount() || freshDisks.length != spec.volumeCount())
         {
             throw new IllegalArgumentException("one store and one fresh flag per volume");
@@ -199,7 +215,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final PeerHandshakeConfig handshake = PeerHandshakeConfig.of(spec.nodeName(), spec.name(), names, secret,
             spec.volumeSizes());
         final NettyPeerTransport t = new NettyPeerTransport(handshake, this,
-            ReconnectPolicy.defaults(spec.nodeId() * 7919L + spec.name().hashCode()));
+            ReconnectPolicy.defaults(spec.nodeId() * 7919L + spec.name().hashCode()), ioGroup);
         synchronized (this)
         {
             transport = t;

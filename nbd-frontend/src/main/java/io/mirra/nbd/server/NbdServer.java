@@ -44,6 +44,7 @@ public final class NbdServer implements AutoCloseable
     private final AtomicInteger connections = new AtomicInteger();
 
     private EventLoopGroup group;
+    private boolean ownsGroup;
     private ChannelGroup channels;
     private Channel serverChannel;
 
@@ -66,12 +67,14 @@ public final class NbdServer implements AutoCloseable
     public synchronized NbdServer start() throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
-        group = new MultiThreadIoEventLoopGroup(context.eventLoopThreads(), r ->
-        {
-            final Thread t = new Thread(r, "nbd-io");
-            t.setDaemon(true);
-            return t;
-        }, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        ownsGroup = context.eventLoopGroup() == null;
+        group = !ownsGroup ? context.eventLoopGroup() :
+            new MultiThreadIoEventLoopGroup(context.eventLoopThreads(), r ->
+            {
+                final Thread t = new Thread(r, "nbd-io");
+                t.setDaemon(true);
+                return t;
+            }, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
         final Class<? extends ServerChannel> channelClass =
             epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -145,7 +148,10 @@ public final class NbdServer implements AutoCloseable
             serverChannel.close().syncUninterruptibly();
         }
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
-        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        if (ownsGroup)
+        {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        }
         group = null;
     }
 

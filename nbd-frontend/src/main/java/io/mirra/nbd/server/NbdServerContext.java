@@ -28,6 +28,7 @@ public final class NbdServerContext
     private long maxInFlightBytes = MAX_IN_FLIGHT_BYTES_DEFAULT;
     private int maxOptions = MAX_OPTIONS_DEFAULT;
     private int eventLoopThreads = EVENT_LOOP_THREADS_DEFAULT;
+    private io.netty.channel.EventLoopGroup eventLoopGroup;
 
     /** @return the listen host. */
     public String host()
@@ -154,6 +155,26 @@ public final class NbdServerContext
     public NbdServerContext eventLoopThreads(final int eventLoopThreads)
     {
         this.eventLoopThreads = eventLoopThreads;
+        return this;
+    }
+
+    /** @return the shared event loop group to serve on, or null for a server-owned one. */
+    public io.netty.channel.EventLoopGroup eventLoopGroup()
+    {
+        return eventLoopGroup;
+    }
+
+    /**
+     * Serve on a shared event loop group (a node's I/O threads, also running its replication links) instead of
+     * {@link #eventLoopThreads()} threads of the server's own. It must use the native epoll transport when that is
+     * available, and it is not shut down when the server closes.
+     *
+     * @param eventLoopGroup the group, or null.
+     * @return this.
+     */
+    public NbdServerContext eventLoopGroup(final io.netty.channel.EventLoopGroup eventLoopGroup)
+    {
+        this.eventLoopGroup = eventLoopGroup;
         return this;
     }
 

@@ -64,6 +64,7 @@ public final class NettyPeerTransport implements AutoCloseable
     private final PeerHandshakeConfig config;
     private final boolean epoll;
     private final EventLoopGroup group;
+    private final boolean ownsGroup;
     private final EventLoop loop;
     private final Map<String, NettyPeerLink> links;
     private final Set<Channel> channels = new HashSet<>(); // event loop only
@@ -82,15 +83,28 @@ public final class NettyPeerTransport implements AutoCloseable
     public NettyPeerTransport(final PeerHandshakeConfig config, final FrameHandler handler,
         final ReconnectPolicy policy)
     {
+        this(config, handler, policy, null);
+    }
+
+    /**
+     * Create the transport on a shared event loop group (the node's I/O threads, also serving NBD), so that sending
+     * to a peer from a connection on the same loop needs no thread hand-off, and a node with many resources keeps a
+     * fixed number of I/O threads. The group must use the native epoll transport when it is available (as
+     * {@link #newIoGroup(int, String)} does) and is not shut down by {@link #close()}.
+     *
+     * @param config      this node, the resource, its peers, secret and volume sizes.
+     * @param handler     receives frames and link changes, on the event loop.
+     * @param policy      reconnect delays and jitter seed.
+     * @param sharedGroup the group to run on, or null for a transport-owned single thread.
+     */
+    public NettyPeerTransport(final PeerHandshakeConfig config, final FrameHandler handler,
+        final ReconnectPolicy policy, final EventLoopGroup sharedGroup)
+    {
         this.config = config;
         this.epoll = Epoll.isAvailable();
         this.threadName = THREAD_NAME_PREFIX + config.nodeName() + "-" + INSTANCES.incrementAndGet();
-        this.group = new MultiThreadIoEventLoopGroup(1, r ->
-        {
-            final Thread t = new Thread(r, threadName);
-            t.setDaemon(true);
-            return t;
-        }, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        this.ownsGroup = sharedGroup == null;
+        this.group = sharedGroup != null ? sharedGroup : newIoGroup(1, threadName);
         this.loop = group.next();
         final Random jitter = new Random(policy.seed());
         final Map<String, NettyPeerLink> byName = new TreeMap<>();
@@ -100,6 +114,25 @@ public final class NettyPeerTransport implements AutoCloseable
                 jitter));
         }
         this.links = Collections.unmodifiableMap(byName);
+    }
+
+    /**
+     * An event loop group for transports (and other Netty servers) of this JVM: native epoll when available, daemon
+     * threads named {@code name} or {@code name-N}.
+     *
+     * @param threads event loop threads.
+     * @param name    thread name prefix.
+     * @return the group; the caller shuts it down.
+     */
+    public static EventLoopGroup newIoGroup(final int threads, final String name)
+    {
+        final AtomicInteger count = new AtomicInteger();
+        return new MultiThreadIoEventLoopGroup(threads, r ->
+        {
+            final Thread t = new Thread(r, threads == 1 ? name : name + "-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        }, Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     }
 
     /**
@@ -251,7 +284,10 @@ public final class NettyPeerTransport implements AutoCloseable
                 new ArrayList<>(channels).forEach(Channel::close);
             }).syncUninterruptibly();
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (ownsGroup)
+        {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 
     private void checkOpen()
