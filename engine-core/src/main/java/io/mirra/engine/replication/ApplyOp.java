@@ -18,6 +18,10 @@ final class ApplyOp implements Runnable
     static final int ZERO = 3;
     static final int FLUSH = 4;
     static final int READ = 5;
+    /** A resync range from the SyncSource: written like a WRITE. */
+    static final int RESYNC = 6;
+    /** RESYNC_END: once everything before it is on the disk, the copy is the source's data. */
+    static final int RESYNC_END = 7;
 
     final PeerApplier owner;
     final PeerState from;
@@ -30,6 +34,8 @@ final class ApplyOp implements Runnable
     final int flags;
     /** WRITE: the received frame (holds the data); released when done. */
     Frame frame;
+    /** RESYNC_END: the generation the copy takes over. */
+    long sourceGen;
     /** READ: the buffer the data is read into; handed to the reply. */
     ByteBuf readBuffer;
     BlockStore store;
@@ -54,7 +60,7 @@ final class ApplyOp implements Runnable
 
     boolean isWrite()
     {
-        return kind == WRITE || kind == TRIM || kind == ZERO;
+        return kind == WRITE || kind == TRIM || kind == ZERO || kind == RESYNC;
     }
 
     boolean overlaps(final ApplyOp other)
@@ -70,6 +76,7 @@ final class ApplyOp implements Runnable
             switch (kind)
             {
                 case WRITE:
+                case RESYNC:
                 {
                     final ByteBuf data = frame.writeData();
                     store.write(data.nioBuffers(data.readerIndex(), data.readableBytes()), offset);
@@ -82,6 +89,7 @@ final class ApplyOp implements Runnable
                     store.zero(offset, length, !noHole, false);
                     break;
                 case FLUSH:
+                case RESYNC_END:
                     store.flush();
                     break;
                 case READ:
@@ -94,7 +102,7 @@ final class ApplyOp implements Runnable
                 default:
                     throw new IllegalStateException("kind " + kind);
             }
-            if (fua && kind != FLUSH && kind != READ)
+            if (fua && kind != FLUSH && kind != READ && kind != RESYNC_END)
             {
                 store.flush();
             }

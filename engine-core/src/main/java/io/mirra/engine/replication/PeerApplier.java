@@ -7,6 +7,7 @@ import io.mirra.transport.netty.OutboundFrames;
 import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
+import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -91,6 +92,23 @@ final class PeerApplier
                 frame.release();
                 break;
             }
+            case ReplicationProtocol.RESYNC_DATA:
+            {
+                final long seq = body.getLongLE(base + WriteFlyweight.WRITE_SEQUENCE_OFFSET);
+                final long offset = body.getLongLE(base + WriteFlyweight.BYTE_OFFSET_OFFSET);
+                final long ep = body.getUnsignedIntLE(base + WriteFlyweight.EPOCH_OFFSET);
+                op = new ApplyOp(this, peer, ApplyOp.RESYNC, volume, seq, offset, frame.writeData().readableBytes(),
+                    ep, 0);
+                op.frame = frame;
+                break;
+            }
+            case ReplicationProtocol.RESYNC_END:
+            {
+                op = new ApplyOp(this, peer, ApplyOp.RESYNC_END, volume, 0, 0, 0, 0, 0);
+                op.sourceGen = body.getLongLE(base + ResyncEndFlyweight.SOURCE_GEN_OFFSET);
+                frame.release();
+                break;
+            }
             case ReplicationProtocol.READ_REQUEST:
             {
                 final long id = body.getLongLE(base + ReadRequestFlyweight.REQUEST_ID_OFFSET);
@@ -113,10 +131,24 @@ final class PeerApplier
                 finishApply(op, StorageException.EIO);
                 return;
             }
+            if (op.kind == ApplyOp.RESYNC_END)
+            {
+                if (op.sourceGen == 0)
+                {
+                    resource.onResyncRefused(peer, volume);
+                    return;
+                }
+                // Writes the source sends after this frame are replicated writes: accept them from now on.
+                resource.onResyncEndArrived(peer, volume);
+            }
+            else if (op.kind == ApplyOp.RESYNC)
+            {
+                resource.onResyncDataArrived(volume);
+            }
             op.store = resource.store(volume);
             if (op.isWrite())
             {
-                peer.receivedBytes[volume] += op.kind == ApplyOp.WRITE ? op.length : 0;
+                peer.receivedBytes[volume] += op.kind == ApplyOp.WRITE || op.kind == ApplyOp.RESYNC ? op.length : 0;
             }
             if (peer.queued.isEmpty() && canStart(peer, op))
             {
@@ -125,7 +157,7 @@ final class PeerApplier
             else
             {
                 peer.queued.add(op);
-                peer.queuedBytes += op.kind == ApplyOp.WRITE ? op.length : 0;
+                peer.queuedBytes += op.kind == ApplyOp.WRITE || op.kind == ApplyOp.RESYNC ? op.length : 0;
                 if (!peer.receivingPaused && peer.queuedBytes > PAUSE_QUEUED_BYTES)
                 {
                     // Bounded: stop reading the peer's data stream; its sends queue on its side.
@@ -158,7 +190,13 @@ final class PeerApplier
         }
         if (op.kind == ApplyOp.READ)
         {
-            return resource.readsLocally(op.volume) ? null : "local disk is " + resource.diskState(op.volume).displayName();
+            return resource.readsLocally(op.volume) ? null : "local disk is " +
+                resource.diskState(op.volume).displayName();
+        }
+        if (op.kind == ApplyOp.RESYNC || op.kind == ApplyOp.RESYNC_END)
+        {
+            return resource.isSyncSource(peer, op.volume) ? null : "this node does not resync volume " + op.volume +
+                " from " + peer.name();
         }
         if (peer.role != Role.PRIMARY)
         {
@@ -182,6 +220,7 @@ final class PeerApplier
         switch (op.kind)
         {
             case ApplyOp.FLUSH:
+            case ApplyOp.RESYNC_END:
                 return peer.runningWrites == 0;
             case ApplyOp.READ:
                 for (final ApplyOp running : peer.running)
@@ -269,7 +308,7 @@ final class PeerApplier
         while ((next = peer.queued.peek()) != null && canStart(peer, next))
         {
             peer.queued.poll();
-            peer.queuedBytes -= next.kind == ApplyOp.WRITE ? next.length : 0;
+            peer.queuedBytes -= next.kind == ApplyOp.WRITE || next.kind == ApplyOp.RESYNC ? next.length : 0;
             startApply(peer, next);
         }
         if (peer.receivingPaused && peer.queuedBytes < RESUME_QUEUED_BYTES)
@@ -299,6 +338,19 @@ final class PeerApplier
                     errno == 0 ? StorageException.EIO : errno, null));
             }
             op.readBuffer = null;
+            return;
+        }
+        if (op.kind == ApplyOp.RESYNC_END)
+        {
+            if (errno == 0)
+            {
+                resource.onResyncEndApplied(op.from, op.volume, op.sourceGen);
+            }
+            else
+            {
+                LOG.log(Level.ERROR, "{0}/{1}: resync from {2} ended, but the disk could not be flushed ({3}); the " +
+                    "copy stays Inconsistent", spec.name(), op.volume, op.from.name(), op.message);
+            }
             return;
         }
         op.from.link.sendWriteAck(op.volume, op.seq, errno, ACK_FLAG_DURABLE);

@@ -42,6 +42,16 @@ final class PeerState
      */
     final boolean[] sameGen;
     final long[] sentBytes;
+    /** Per volume: the generation the peer had when this node started marking its bits (0: unknown). */
+    final long[] bitmapBaseGen;
+    /** SyncSource side, per volume: a resync to this peer is running. */
+    final boolean[] resyncActive;
+    /** SyncSource side: next bit to look at, resync reads and frames not yet acknowledged, bytes sent. */
+    final long[] resyncCursor;
+    final int[] resyncInFlight;
+    final long[] resyncSent;
+    /** Counts resyncs started, so reads of an abandoned resync are recognised when they complete. */
+    final long[] resyncSession;
     final long[] receivedBytes;
     long unackedBytes;
     long unackedRequests;
@@ -71,6 +81,12 @@ final class PeerState
         sameGen = new boolean[volumes];
         java.util.Arrays.fill(sameGen, true);
         sentBytes = new long[volumes];
+        bitmapBaseGen = new long[volumes];
+        resyncActive = new boolean[volumes];
+        resyncCursor = new long[volumes];
+        resyncInFlight = new int[volumes];
+        resyncSent = new long[volumes];
+        resyncSession = new long[volumes];
         receivedBytes = new long[volumes];
         for (int v = 0; v < volumes; v++)
         {
@@ -101,6 +117,8 @@ final class PeerState
         unackedBytes = 0;
         unackedRequests = 0;
         pendingReads = 0;
+        java.util.Arrays.fill(resyncActive, false);
+        java.util.Arrays.fill(resyncInFlight, 0);
     }
 
     boolean isUp()
@@ -123,7 +141,8 @@ final class PeerState
     boolean canServeReads(final int volume)
     {
         return isUp() && !isDiskless(volume) && diskStates[volume] == DiskState.UP_TO_DATE &&
-            replication[volume] == ReplicationState.ESTABLISHED;
+            (replication[volume] == ReplicationState.ESTABLISHED ||
+            replication[volume] == ReplicationState.SYNC_TARGET);
     }
 
     void markOutOfSync(final int volume, final long offset, final long length)

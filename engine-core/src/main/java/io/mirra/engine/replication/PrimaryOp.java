@@ -22,6 +22,8 @@ final class PrimaryOp implements Runnable
     static final int TRIM = 2;
     static final int ZERO = 3;
     static final int FLUSH = 4;
+    /** A resync read: the local part reads the range, which is then sent to {@link #resyncPeer}. */
+    static final int RESYNC = 5;
 
     static final int FLAG_FUA = 1;
     static final int FLAG_NO_HOLE = 1 << 1;
@@ -57,6 +59,13 @@ final class PrimaryOp implements Runnable
     String message;
     boolean dispatched;
     boolean completed;
+    /** RESYNC: the SyncTarget the range goes to, and the bitmap bits it covers. */
+    PeerState resyncPeer;
+    long resyncFromBit;
+    long resyncToBit;
+    long resyncSession;
+    /** RESYNC: the buffer the range is read into (handed to the frame). */
+    ByteBuf readBuf;
     /** Ops that overlap this one and wait for it to complete (in arrival order). */
     ArrayList<PrimaryOp> waiters;
     /** How many earlier ops this one still waits for. */
@@ -117,10 +126,14 @@ final class PrimaryOp implements Runnable
                 case FLUSH:
                     store.flush();
                     break;
+                case RESYNC:
+                    store.read(readBuf.nioBuffer(0, (int)length), offset);
+                    readBuf.writerIndex((int)length);
+                    break;
                 default:
                     throw new IllegalStateException("kind " + kind);
             }
-            if (kind != FLUSH && hasFlag(FLAG_FUA))
+            if (kind != FLUSH && kind != RESYNC && hasFlag(FLAG_FUA))
             {
                 store.flush();
             }
@@ -158,6 +171,7 @@ final class PrimaryOp implements Runnable
             case TRIM: return "TRIM";
             case ZERO: return "WRITE_ZEROES";
             case FLUSH: return "FLUSH";
+            case RESYNC: return "RESYNC";
             default: return "?";
         }
     }

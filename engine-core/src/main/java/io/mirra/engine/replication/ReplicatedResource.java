@@ -13,6 +13,7 @@ import io.mirra.transport.netty.OutboundFrames;
 import io.mirra.transport.netty.PeerHandshakeConfig;
 import io.mirra.transport.netty.ReconnectPolicy;
 import io.mirra.transport.protocol.ReplicationProtocol;
+import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -90,6 +91,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private final Map<String, PeerState> peersByName = new LinkedHashMap<>();
     private final List<ArrayList<PrimaryOp>> active = new ArrayList<>();
     private final Long2ObjectHashMap<PrimaryOp> inflight = new Long2ObjectHashMap<>();
+    /** RESYNC_DATA frames sent and not yet acknowledged, by sequence. */
+    private final Long2ObjectHashMap<PrimaryOp> resyncInflight = new Long2ObjectHashMap<>();
+    /** SyncTarget side, per volume: the peer this node resyncs from, or null. */
+    private PeerState[] syncSource;
+    /** Per volume: the node crashed as Primary (its copy may hold unacknowledged writes no peer has). */
+    private boolean[] crashedPrimary;
     private final RemoteReads remoteReads;
     private final PeerApplier applier;
     private final List<Consumer<StateEvent>> listeners = new CopyOnWriteArrayList<>();
@@ -175,6 +182,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peersByName.put(peers[i].name(), peers[i]);
         }
         this.remoteReads = new RemoteReads(spec, peers);
+        this.syncSource = new PeerState[spec.volumeCount()];
+        this.crashedPrimary = new boolean[spec.volumeCount()];
         this.applier = new PeerApplier(this);
     }
 
@@ -197,6 +206,13 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 synchronized (this)
                 {
                     diskStates[v] = metas[v].diskState();
+                    crashedPrimary[v] = metas[v].wasPrimary();
+                    if (crashedPrimary[v])
+                    {
+                        LOG.log(Level.WARNING, "{0}/{1}: this node crashed as Primary: its copy may hold writes " +
+                            "that were never acknowledged; it takes a full resync from an UpToDate peer",
+                            spec.name(), v);
+                    }
                 }
             }
             else
@@ -273,6 +289,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             for (final PeerState peer : peers)
             {
                 dropPeerOps(peer, "resource closed");
+            }
+            if (role == Role.PRIMARY && upperPending == 0)
+            {
+                // A clean stop, nothing in flight: not a crash as Primary.
+                persistPrimaryFlag(false);
             }
         }
     }
@@ -507,14 +528,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             // A copy that had our data is about to miss a write: start a new generation first (its STATE precedes
             // the write on every data stream), so that copy is told apart when it comes back. Not earlier: a copy
             // that missed nothing stays in sync.
-            newGenerations("writing while a peer with a copy is away");
-            for (final PeerState peer : peers)
+            for (int v = 0; v < spec.volumeCount(); v++)
             {
-                if (!peer.isDiskless(op.volume) && !peer.replicates(op.volume))
+                for (final PeerState peer : peers)
                 {
-                    peer.sameGen[op.volume] = false;
+                    if (!peer.isDiskless(v) && peer.sameGen[v] && !peer.replicates(v))
+                    {
+                        // Its bits count from here: they are exactly what it lacks while it has this generation.
+                        peer.bitmapBaseGen[v] = metas[v].currentGen();
+                        peer.sameGen[v] = false;
+                    }
                 }
             }
+            newGenerations("writing while a peer with a copy is away");
         }
         if (newEpochPending)
         {
@@ -706,6 +732,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             lowerPending--;
             op.localPending = false;
+            if (op.kind == PrimaryOp.RESYNC)
+            {
+                onResyncRead(op);
+                return;
+            }
             if (op.localErrno() != 0 && op.errno == 0)
             {
                 op.errno = op.localErrno();
@@ -730,19 +761,34 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             op.data = null; // the caller's buffer is only valid until completion
             op.callback.onComplete(op.context, op.errno, op.message);
-            if (op.waiters != null)
-            {
-                for (final PrimaryOp waiter : op.waiters)
-                {
-                    if (--waiter.blockedBy == 0)
-                    {
-                        dispatchOrFail(waiter);
-                    }
-                }
-                op.waiters = null;
-            }
+            releaseWaiters(op);
         }
         maybeRetire(op);
+    }
+
+    /** Under the lock: ops that waited for this one may go now. */
+    private void releaseWaiters(final PrimaryOp op)
+    {
+        if (op.waiters == null)
+        {
+            return;
+        }
+        final List<PrimaryOp> waiters = op.waiters;
+        op.waiters = null;
+        for (final PrimaryOp waiter : waiters)
+        {
+            if (--waiter.blockedBy == 0)
+            {
+                if (waiter.kind == PrimaryOp.RESYNC)
+                {
+                    startResyncRead(waiter);
+                }
+                else
+                {
+                    dispatchOrFail(waiter);
+                }
+            }
+        }
     }
 
     private void dispatchOrFail(final PrimaryOp op)
@@ -779,6 +825,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final int flags = body.getUnsignedShortLE(base + WriteAckFlyweight.FLAGS_OFFSET);
         synchronized (this)
         {
+            final PrimaryOp resync = resyncInflight.remove(seq);
+            if (resync != null)
+            {
+                onResyncAck(peer, resync, status);
+                return;
+            }
             final PrimaryOp op = inflight.get(seq);
             if (op == null || op.durableByPeer[peer.index] == 0)
             {
@@ -849,7 +901,394 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         peer.unackedBytes = 0;
         peer.unackedRequests = 0;
         remoteReads.onPeerDown(peer, why, closed);
+        // Resync frames it will not acknowledge: their blocks are out of sync again.
+        final List<Long> lost = new ArrayList<>();
+        resyncInflight.forEach((seq, op) ->
+        {
+            if (op.resyncPeer == peer)
+            {
+                lost.add(seq);
+            }
+        });
+        for (final Long seq : lost)
+        {
+            final PrimaryOp op = resyncInflight.remove((long)seq);
+            op.resyncPeer.outOfSync[op.volume].setRange(op.resyncFromBit, op.resyncToBit);
+        }
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (syncSource[v] == peer)
+            {
+                syncSource[v] = null; // our copy stays Inconsistent until a resync completes
+            }
+        }
         applier.onPeerDown(peer);
+    }
+
+    // ---- resync: the SyncSource side ---------------------------------------------------------------------------
+
+    /** Largest range one RESYNC_DATA carries. */
+    static final int RESYNC_CHUNK = ReplicationProtocol.MAX_WRITE_DATA_LENGTH;
+    /** Resync reads and frames in flight per peer and volume. */
+    static final int RESYNC_MAX_IN_FLIGHT = 8;
+    private static final IoCallback<Object> NO_CALLBACK = (context, errno, message) ->
+    {
+    };
+
+    private void onResyncRequest(final PeerState peer, final Frame frame)
+    {
+        final int v = frame.volume();
+        final ByteBuf body = frame.content();
+        final long targetGen = body.getLongLE(body.readerIndex() + ResyncRequestFlyweight.TARGET_GEN_OFFSET);
+        final long flags = body.getUnsignedIntLE(body.readerIndex() + ResyncRequestFlyweight.FLAGS_OFFSET);
+        synchronized (this)
+        {
+            final String refusal = resyncSourceRefusal(peer, v);
+            if (refusal != null)
+            {
+                LOG.log(Level.WARNING, "{0}/{1}: not resyncing {2}: {3}", spec.name(), v, peer.name(), refusal);
+                peer.replicationReason[v] = "resync refused: " + refusal;
+                if (v < spec.volumeCount())
+                {
+                    // A RESYNC_END with generation 0 says "no": the peer looks for another source.
+                    peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, 0, 0));
+                }
+                return;
+            }
+            final boolean full = (flags & ReplicationProtocol.RESYNC_FLAG_FULL) != 0 ||
+                peer.bitmapBaseGen[v] != targetGen;
+            if (full)
+            {
+                // We cannot tell which blocks differ: all of them.
+                peer.outOfSync[v].setAll();
+            }
+            peer.bitmapBaseGen[v] = targetGen; // from now on the bits say exactly what the peer lacks
+            peer.replication[v] = ReplicationState.SYNC_SOURCE;
+            peer.replicationReason[v] = null;
+            peer.sameGen[v] = false;
+            peer.resyncActive[v] = true;
+            peer.resyncSession[v]++;
+            peer.resyncCursor[v] = 0;
+            peer.resyncInFlight[v] = 0;
+            peer.resyncSent[v] = 0;
+            LOG.log(Level.INFO, "{0}/{1}: resync to {2} starts: {3} bytes out of sync ({4})", spec.name(), v,
+                peer.name(), peer.outOfSync[v].outOfSyncBytes(), full ? "full" : "bitmap");
+            pumpResync(peer, v);
+        }
+        publish();
+    }
+
+    /** Under the lock. @return why this node cannot be the peer's SyncSource for the volume, or null. */
+    private String resyncSourceRefusal(final PeerState peer, final int v)
+    {
+        if (closed || v >= spec.volumeCount())
+        {
+            return "no such volume or resource closed";
+        }
+        if (stores[v] == null || peer.outOfSync[v] == null)
+        {
+            return "one of the two nodes is diskless for volume " + v;
+        }
+        if (diskStates[v] != DiskState.UP_TO_DATE)
+        {
+            return "local disk is " + diskStates[v].displayName();
+        }
+        if (role != Role.PRIMARY)
+        {
+            for (final PeerState other : peers)
+            {
+                if (other.isUp() && other.role == Role.PRIMARY)
+                {
+                    // Writes arrive through the Primary: only it knows every block the target still lacks.
+                    return other.name() + " is Primary: the resync must come from it";
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Under the lock: start resync reads while there are dirty blocks and room in flight. */
+    private void pumpResync(final PeerState peer, final int v)
+    {
+        final io.mirra.bitmap.DirtyBitmap bits = peer.outOfSync[v];
+        final int shift = bits.geometry().blockShift();
+        final long maxBits = Math.max(1, RESYNC_CHUNK >> shift);
+        while (peer.resyncActive[v] && peer.resyncInFlight[v] < RESYNC_MAX_IN_FLIGHT)
+        {
+            long bit = peer.resyncCursor[v] < bits.bitCount() ? bits.nextSetBit(peer.resyncCursor[v]) : -1;
+            if (bit < 0 && peer.resyncCursor[v] > 0)
+            {
+                peer.resyncCursor[v] = 0; // blocks written behind the cursor meanwhile
+                bit = bits.nextSetBit(0);
+            }
+            if (bit < 0)
+            {
+                if (peer.resyncInFlight[v] == 0)
+                {
+                    finishResync(peer, v);
+                }
+                return;
+            }
+            long end = bit + 1;
+            while (end < bits.bitCount() && end - bit < maxBits && bits.test(end))
+            {
+                end++;
+            }
+            peer.resyncCursor[v] = end;
+            // Cleared now; a write to the range from here on marks it again (it waits for this read to be sent).
+            bits.clearRange(bit, end);
+            final long offset = bit << shift;
+            final long length = Math.min(end << shift, spec.volumeSizes()[v]) - offset;
+            final PrimaryOp op = new PrimaryOp(this, PrimaryOp.RESYNC, v, offset, length, 0, null, NO_CALLBACK, null,
+                peers.length);
+            op.resyncPeer = peer;
+            op.resyncFromBit = bit;
+            op.resyncToBit = end;
+            op.resyncSession = peer.resyncSession[v];
+            peer.resyncInFlight[v]++;
+            for (final PrimaryOp other : active.get(v))
+            {
+                if (op.overlaps(other))
+                {
+                    if (other.waiters == null)
+                    {
+                        other.waiters = new ArrayList<>(2);
+                    }
+                    other.waiters.add(op);
+                    op.blockedBy++;
+                }
+            }
+            active.get(v).add(op);
+            if (op.blockedBy == 0)
+            {
+                startResyncRead(op);
+            }
+        }
+    }
+
+    /** Under the lock. */
+    private void startResyncRead(final PrimaryOp op)
+    {
+        op.store = stores[op.volume];
+        op.readBuf = ALLOC.directBuffer((int)op.length, (int)op.length);
+        op.localPending = true;
+        lowerPending++;
+        if (!workers.offer(op))
+        {
+            lowerPending--;
+            op.localPending = false;
+            op.errno = StorageException.EIO;
+            op.message = "disk queue full";
+            onResyncRead(op);
+        }
+    }
+
+    /** Under the lock: a resync read is done: send it, unless the resync it belongs to was abandoned. */
+    private void onResyncRead(final PrimaryOp op)
+    {
+        final PeerState peer = op.resyncPeer;
+        final int v = op.volume;
+        final boolean current = peer.resyncActive[v] && op.resyncSession == peer.resyncSession[v];
+        final int err = op.errno != 0 ? op.errno : op.localErrno();
+        if (!current || err != 0)
+        {
+            peer.outOfSync[v].setRange(op.resyncFromBit, op.resyncToBit);
+            op.readBuf.release();
+            op.readBuf = null;
+            if (current)
+            {
+                LOG.log(Level.ERROR, "{0}/{1}: resync read of {2} failed: {3}; resync to {4} stops", spec.name(), v,
+                    op, op.message != null ? op.message : op.localMessage(), peer.name());
+                peer.resyncActive[v] = false;
+                peer.replication[v] = ReplicationState.OFF;
+                peer.replicationReason[v] = "resync stopped: local read error";
+            }
+        }
+        else
+        {
+            if (newEpochPending)
+            {
+                epoch++;
+                newEpochPending = false;
+            }
+            final long seq = nextSeq++;
+            resyncInflight.put(seq, op);
+            final ByteBuf data = op.readBuf;
+            op.readBuf = null;
+            if (peer.link.send(StreamKind.DATA, FRAMES.get().resyncData(ALLOC, v, seq, op.offset, epoch, data)))
+            {
+                peer.resyncSent[v] += op.length;
+                peer.sentBytes[v] += op.length;
+            }
+            // (not sent: the link is going down; dropPeerOps marks the range again)
+        }
+        // Done as an op: writes that waited for it may go, in a later epoch than its data.
+        op.completed = true;
+        newEpochPending = true;
+        active.get(v).remove(op);
+        releaseWaiters(op);
+        if (current && err != 0)
+        {
+            publish();
+        }
+        // Otherwise in flight until acknowledged: the next read starts then, which bounds memory at the target.
+    }
+
+    /** Under the lock: the target has a resync range on its disk (or failed it). */
+    private void onResyncAck(final PeerState peer, final PrimaryOp op, final int status)
+    {
+        final int v = op.volume;
+        if (op.resyncSession != peer.resyncSession[v] || !peer.resyncActive[v])
+        {
+            return;
+        }
+        peer.resyncInFlight[v]--;
+        if (status != 0)
+        {
+            LOG.log(Level.WARNING, "{0}/{1}: {2} could not write resync range {3} (errno {4}); it stays out of sync",
+                spec.name(), v, peer.name(), op, status);
+            peer.outOfSync[v].setRange(op.resyncFromBit, op.resyncToBit);
+        }
+        pumpResync(peer, v);
+    }
+
+    /** Under the lock: nothing is out of sync and nothing in flight: the peer has our data. */
+    private void finishResync(final PeerState peer, final int v)
+    {
+        peer.resyncActive[v] = false;
+        // From here on writes go to the peer again; they follow RESYNC_END on the data stream.
+        peer.replication[v] = ReplicationState.ESTABLISHED;
+        peer.sameGen[v] = true;
+        peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, metas[v].currentGen(),
+            peer.resyncSent[v]));
+        LOG.log(Level.INFO, "{0}/{1}: resync to {2} done: {3} bytes sent", spec.name(), v, peer.name(),
+            peer.resyncSent[v]);
+        publish();
+    }
+
+    // ---- resync: the SyncTarget side ---------------------------------------------------------------------------
+
+    /** Under the lock: our copy of the volume is older than the peer's (or unknown): ask it for what differs. */
+    private void requestResync(final PeerState source, final int v, final boolean full, final String why)
+    {
+        if (syncSource[v] != null && syncSource[v] != source)
+        {
+            source.replication[v] = ReplicationState.OFF;
+            source.replicationReason[v] = "resync from " + syncSource[v].name() + " in progress";
+            return;
+        }
+        syncSource[v] = source;
+        source.replication[v] = ReplicationState.SYNC_TARGET;
+        source.replicationReason[v] = null;
+        final boolean wholeVolume = full || crashedPrimary[v] || diskStates[v] == DiskState.INCONSISTENT;
+        LOG.log(Level.INFO, "{0}/{1}: resync from {2} ({3}, {4})", spec.name(), v, source.name(),
+            wholeVolume ? "full" : "bitmap", why);
+        outdateLocal(v); // Inconsistent only once resync data lands
+        source.link.send(StreamKind.DATA, FRAMES.get().resyncRequest(ALLOC, v, metas[v].currentGen(),
+            wholeVolume ? ReplicationProtocol.RESYNC_FLAG_FULL : 0));
+    }
+
+    /** @return true while the volume resyncs from this peer (for the applier). */
+    boolean isSyncSource(final PeerState peer, final int v)
+    {
+        return syncSource[v] == peer;
+    }
+
+    /** Under the lock: RESYNC_END arrived from the source: writes from it are accepted from here on. */
+    void onResyncEndArrived(final PeerState source, final int v)
+    {
+        source.replication[v] = ReplicationState.ESTABLISHED;
+    }
+
+    /** Under the lock: the first resync data is about to land: the copy is a mix until the resync ends. */
+    void onResyncDataArrived(final int v)
+    {
+        if (diskStates[v] != DiskState.INCONSISTENT)
+        {
+            setLocalDisk(v, DiskState.INCONSISTENT); // persisted before the data is written
+        }
+    }
+
+    /** Under the lock: the source refused or abandoned the resync (RESYNC_END with generation 0). */
+    void onResyncRefused(final PeerState source, final int v)
+    {
+        if (syncSource[v] != source)
+        {
+            return;
+        }
+        syncSource[v] = null;
+        source.replication[v] = ReplicationState.OFF;
+        source.replicationReason[v] = "resync needed: " + source.name() + " cannot be the source now";
+        LOG.log(Level.INFO, "{0}/{1}: {2} does not resync this node now; looking for another source", spec.name(), v,
+            source.name());
+        retryResync(v);
+        publish();
+    }
+
+    /** Under the lock: look again, among connected peers, for a source of volume v. */
+    private void retryResync(final int v)
+    {
+        for (final PeerState peer : peers)
+        {
+            if (syncSource[v] != null)
+            {
+                return;
+            }
+            if (peer.isUp() && redecide(peer, v) && !peer.isDiskless(v) && stores[v] != null)
+            {
+                decideReplication(peer, v);
+                peer.sameGen[v] = peer.replication[v] == ReplicationState.ESTABLISHED;
+            }
+        }
+    }
+
+    /** Under the lock: another node became Primary: a resync this Secondary runs must come from it instead. */
+    private void abandonResyncsAsSecondary(final PeerState newPrimary)
+    {
+        if (role == Role.PRIMARY)
+        {
+            return;
+        }
+        for (final PeerState peer : peers)
+        {
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (peer.resyncActive[v] && peer != newPrimary)
+                {
+                    peer.resyncActive[v] = false;
+                    peer.replication[v] = ReplicationState.OFF;
+                    peer.replicationReason[v] = "resync handed to " + newPrimary.name();
+                    peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, 0, 0));
+                }
+            }
+        }
+    }
+
+    /** Under the lock: everything the source sent before RESYNC_END is on our disk: our copy is its data. */
+    void onResyncEndApplied(final PeerState source, final int v, final long sourceGen)
+    {
+        if (syncSource[v] != source)
+        {
+            return;
+        }
+        syncSource[v] = null;
+        try
+        {
+            metas[v].adopt(sourceGen, source.histories[v]);
+            if (crashedPrimary[v])
+            {
+                crashedPrimary[v] = false;
+                metas[v].setPrimary(false);
+            }
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the generation after resync", ex);
+        }
+        source.sameGen[v] = true;
+        LOG.log(Level.INFO, "{0}/{1}: resync from {2} done; UpToDate", spec.name(), v, source.name());
+        setLocalDisk(v, DiskState.UP_TO_DATE);
+        publish();
     }
 
     // ---- links and states ---------------------------------------------------------------------------------------
@@ -870,6 +1309,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             case ReplicationProtocol.WRITE_ZEROES:
             case ReplicationProtocol.FLUSH:
             case ReplicationProtocol.READ_REQUEST:
+            case ReplicationProtocol.RESYNC_DATA:
+            case ReplicationProtocol.RESYNC_END:
                 applier.onPeerOp(peer, frame);
                 return;
             default:
@@ -898,6 +1339,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     break;
                 case ReplicationProtocol.TWOPC_REPLY:
                     onTwoPcReply(peer, frame);
+                    break;
+                case ReplicationProtocol.RESYNC_REQUEST:
+                    onResyncRequest(peer, frame);
                     break;
                 case ReplicationProtocol.PING:
                     link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
@@ -1052,7 +1496,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 peer.diskStates[v] = peerDisk == null ? DiskState.D_UNKNOWN : peerDisk;
                 peer.currentGens[v] = state.currentGen(v);
                 peer.histories[v] = history;
-                if (first)
+                if (first || redecide(peer, v))
                 {
                     decideReplication(peer, v);
                     peer.sameGen[v] = peer.replication[v] == ReplicationState.ESTABLISHED;
@@ -1065,6 +1509,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             if (oldRole != peer.role)
             {
                 LOG.log(Level.INFO, "{0}: {1} is {2}", spec.name(), peer.name(), peer.role.displayName());
+                if (peer.role == Role.PRIMARY)
+                {
+                    abandonResyncsAsSecondary(peer);
+                }
             }
             if ((state.flags() & ReplicationProtocol.STATE_FLAG_SEEN) != 0)
             {
@@ -1083,6 +1531,16 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
         }
         publish();
+    }
+
+    /**
+     * Under the lock: a later STATE may change what the two copies are to each other (the peer finished a resync,
+     * became Primary, ...): look again at volumes that neither replicate nor resync.
+     */
+    private boolean redecide(final PeerState peer, final int v)
+    {
+        return peer.replication[v] == ReplicationState.OFF && !peer.splitBrain && syncSource[v] == null &&
+            !peer.resyncActive[v];
     }
 
     /** Under the lock: the Primary started a new generation while we receive its writes: ours follows. */
@@ -1129,21 +1587,43 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final DiskState my = diskStates[v];
         final DiskState theirs = peer.diskStates[v];
         final long peerGen = peer.currentGens[v];
-        if (mine.currentGen() == peerGen && my == DiskState.UP_TO_DATE && theirs == DiskState.UP_TO_DATE)
+        if (mine.currentGen() == peerGen && my == DiskState.UP_TO_DATE && theirs == DiskState.UP_TO_DATE &&
+            !crashedPrimary[v])
         {
             peer.replication[v] = ReplicationState.ESTABLISHED;
             peer.outOfSync[v].clearAll();
             return;
         }
         peer.replication[v] = ReplicationState.OFF;
+        final boolean peerIsSource = theirs == DiskState.UP_TO_DATE && role != Role.PRIMARY &&
+            (peer.role == Role.PRIMARY || otherConnectedPrimary() == null);
         if (mine.currentGen() == peerGen)
         {
+            if (my != DiskState.UP_TO_DATE && peerIsSource)
+            {
+                requestResync(peer, v, true, "local disk is " + my.displayName());
+                return;
+            }
+            if (crashedPrimary[v] && my == DiskState.UP_TO_DATE && theirs == DiskState.UP_TO_DATE)
+            {
+                // Same generation, but we crashed as Primary: our copy may hold writes the peer never got.
+                if (peerIsSource)
+                {
+                    requestResync(peer, v, true, "this node crashed as Primary");
+                    return;
+                }
+            }
             peer.replicationReason[v] = "resync needed: " + (my == DiskState.UP_TO_DATE ? "peer" : "local") +
                 " disk is " + (my == DiskState.UP_TO_DATE ? theirs : my).displayName();
             return;
         }
         if (contains(peer.histories[v], mine.currentGen()))
         {
+            if (peerIsSource)
+            {
+                requestResync(peer, v, false, peer.name() + " has newer data");
+                return;
+            }
             peer.replicationReason[v] = "resync needed: " + peer.name() + " has newer data";
             outdateLocal(v);
             return;
@@ -1155,6 +1635,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         if (my == DiskState.INCONSISTENT || theirs == DiskState.INCONSISTENT)
         {
+            if (my == DiskState.INCONSISTENT && peerIsSource)
+            {
+                requestResync(peer, v, true, "initial sync");
+                return;
+            }
             peer.replicationReason[v] = "initial sync needed";
             return;
         }
@@ -1163,6 +1648,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; disconnecting " +
             "(StandAlone until an operator decides)", spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()),
             VolumeMeta.hex(peerGen));
+    }
+
+    /** Under the lock. @return a connected peer that is Primary, or null. */
+    private PeerState otherConnectedPrimary()
+    {
+        for (final PeerState other : peers)
+        {
+            if (other.isUp() && other.role == Role.PRIMARY)
+            {
+                return other;
+            }
+        }
+        return null;
     }
 
     /** Under the lock: our copy is older than data another node knows; never serve it as current again. */
@@ -1584,6 +2082,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
             }
         }
+        persistPrimaryFlag(true); // before the first write: a crash from here on is a crash as Primary
         role = Role.PRIMARY;
         LOG.log(Level.INFO, "{0}: {1} is Primary", spec.name(), spec.nodeName());
         if (force)
@@ -1619,8 +2118,27 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         return CompletableFuture.completedFuture(null);
     }
 
+    private void persistPrimaryFlag(final boolean primary)
+    {
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (stores[v] != null)
+            {
+                try
+                {
+                    metas[v].setPrimary(primary);
+                }
+                catch (final IOException ex)
+                {
+                    LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the role", ex);
+                }
+            }
+        }
+    }
+
     private void becomeSecondary()
     {
+        persistPrimaryFlag(false);
         role = Role.SECONDARY;
         autoPromoted = false;
         LOG.log(Level.INFO, "{0}: {1} is Secondary", spec.name(), spec.nodeName());

@@ -39,6 +39,8 @@ final class VolumeMeta
     private long currentGen;
     private final long[] history = new long[HISTORY];
     private int historyCount;
+    /** Set while this node is Primary: found set at start, the node crashed as Primary. */
+    private boolean primary;
 
     private VolumeMeta(final Path file)
     {
@@ -127,6 +129,9 @@ final class VolumeMeta
                         currentGen = Long.parseUnsignedLong(value, 16);
                         sawGen = true;
                         break;
+                    case "primary":
+                        primary = "1".equals(value);
+                        break;
                     case "history":
                         historyCount = 0;
                         for (final String gen : value.isEmpty() ? new String[0] : value.split(","))
@@ -175,6 +180,30 @@ final class VolumeMeta
     DiskState diskState()
     {
         return diskState;
+    }
+
+    /**
+     * @return true when the node was Primary when this was last written: at start, it crashed as Primary, and its
+     *         copy may hold writes no peer has (and that were never acknowledged).
+     */
+    boolean wasPrimary()
+    {
+        return primary;
+    }
+
+    /**
+     * Persist whether the node is Primary (before its first write as Primary, and when it stops being Primary).
+     *
+     * @param isPrimary the role.
+     * @throws IOException when it cannot be persisted.
+     */
+    void setPrimary(final boolean isPrimary) throws IOException
+    {
+        if (isPrimary != primary && file != null)
+        {
+            primary = isPrimary;
+            store();
+        }
     }
 
     /** @return the current generation. */
@@ -300,6 +329,7 @@ final class VolumeMeta
             gens.add(hex(history[i]));
         }
         sb.append(String.join(",", gens)).append('\n');
+        sb.append("primary=").append(primary ? "1" : "0").append('\n');
         final Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         final Path tmp = dir.resolve(file.getFileName() + ".tmp");

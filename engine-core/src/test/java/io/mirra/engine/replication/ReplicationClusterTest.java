@@ -19,7 +19,7 @@ import static io.mirra.engine.replication.EngineCluster.await;
 import static io.mirra.engine.replication.EngineCluster.awaitCondition;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -281,13 +281,14 @@ class ReplicationClusterTest
     }
 
     @Test
-    void shouldMarkAPeerThatWasAwayOutdatedAndNeverPromoteIt() throws Exception
+    void shouldTellAPeerThatWasAwayItsCopyIsOlderAndResyncIt() throws Exception
     {
         cluster = EngineCluster.builder("r", dir).volumes(1L << 20).diskNodes("a", "b", "c").proxies(true).build();
         cluster.awaitAllConnected();
         final EngineCluster.Node a = cluster.node("a");
         a.promote();
         a.write(0, 0, new byte[4096], false);
+        final String before = a.resource.currentGeneration(0);
         cluster.proxy("a", "c").cut();
         cluster.proxy("b", "c").cut();
         awaitCondition("a sees c gone", () -> a.resource.status().connections().get(1).connectionState() !=
@@ -296,19 +297,19 @@ class ReplicationClusterTest
         final ResourceStatus.PeerDeviceStatus cDevice = a.resource.status().connections().get(1).peerDevices().get(0);
         assertEquals("c", a.resource.status().connections().get(1).peerName());
         assertEquals(4096, cDevice.outOfSyncBytes());
+        // The write c missed started a new generation; b, still connected, follows it.
+        assertNotEquals(before, a.resource.currentGeneration(0));
+        awaitCondition("b follows", () -> a.resource.currentGeneration(0).equals(
+            cluster.node("b").resource.currentGeneration(0)));
+        assertEquals(before, cluster.node("c").resource.currentGeneration(0));
         cluster.proxy("a", "c").heal();
         cluster.proxy("b", "c").heal();
         cluster.awaitAllConnected();
         final EngineCluster.Node c = cluster.node("c");
-        awaitCondition("c knows it is outdated", () -> c.resource.status().devices().get(0).diskState() ==
-            DiskState.OUTDATED);
-        final ResourceStatus.ConnectionStatus seenByA = a.resource.status().connections().get(1);
-        assertEquals(ReplicationState.OFF, seenByA.peerDevices().get(0).replicationState());
-        assertTrue(seenByA.reason().contains("resync needed"), seenByA.reason());
-        await(a.resource.demote());
-        awaitCondition("c sees a as Secondary", () -> c.resource.otherPrimary() == null);
-        final RuntimeException refused = assertThrows(RuntimeException.class, c::promote);
-        assertTrue(refused.getMessage().contains("Outdated"), refused.getMessage());
+        awaitCondition("c resynced", () -> c.resource.status().devices().get(0).diskState() == DiskState.UP_TO_DATE &&
+            a.resource.currentGeneration(0).equals(c.resource.currentGeneration(0)));
+        assertArrayEquals(new byte[] {1, 2, 3, 4}, c.readDisk(0, 4096, 4));
+        assertEquals(0, a.resource.status().connections().get(1).peerDevices().get(0).outOfSyncBytes());
     }
 
     @Test
@@ -332,13 +333,13 @@ class ReplicationClusterTest
         assertArrayEquals(expected, cluster.node("b").read(0, 0, expected.length));
         assertArrayEquals(expected, cluster.node("c").read(0, 0, expected.length));
         cluster.node("b").write(0, 0, new byte[] {9}, false);
-        // The old Primary comes back: its copy is older than b's and is recognised as such.
+        // The old Primary comes back: its copy is older than b's, is recognised as such and resyncs from b.
         cluster.start("a");
         cluster.awaitAllConnected();
-        awaitCondition("a knows its copy is outdated", () ->
-            cluster.node("a").resource.status().devices().get(0).diskState() == DiskState.OUTDATED);
-        assertFalse(cluster.node("a").resource.status().connections().get(0).peerDevices().get(0)
-            .replicationState() == ReplicationState.ESTABLISHED);
+        awaitCondition("a resynced from b", () ->
+            cluster.node("a").resource.status().devices().get(0).diskState() == DiskState.UP_TO_DATE);
+        expected[0] = 9;
+        assertArrayEquals(expected, cluster.node("a").readDisk(0, 0, expected.length));
     }
 
     @Test

@@ -10,9 +10,10 @@ import io.netty.buffer.DefaultByteBufHolder;
  * One frame of the replication protocol: the header fields and the body.
  * <p>
  * <b>Inbound</b> ({@link FrameDecoder} output) a frame carries every header field, and its body is a retained slice
- * (or a composite of retained slices) of the buffers the socket filled: a write's (or read reply's) data is never
- * copied, and the engine writes it to disk (or hands it to the reader) from there. <b>The consumer owns the frame
- * and must {@link #release()} it</b> (which releases the body) once done, possibly on another thread.
+ * (or a composite of retained slices) of the buffers the socket filled: a write's (resync data's, read reply's)
+ * data is never copied, and the engine writes it to disk (or hands it to the reader) from there. <b>The consumer
+ * owns the frame and must {@link #release()} it</b> (which releases the body) once done, possibly on another
+ * thread.
  * <p>
  * <b>Outbound</b> (written to a channel whose pipeline has a {@link FrameEncoder}) only type, flags, volume and body
  * are used: the encoder stamps the version and the stream sequence. Writing transfers ownership to the channel.
@@ -98,18 +99,18 @@ public final class Frame extends DefaultByteBufHolder
     }
 
     /**
-     * The data of a {@link ReplicationProtocol#WRITE}: the body after its {@link WriteFlyweight} header, as a slice
-     * that shares the frame's reference count (not retained: valid until the frame is released; retain it to keep
-     * it longer).
+     * The data of a {@link ReplicationProtocol#WRITE} or a {@link ReplicationProtocol#RESYNC_DATA} (which shares the
+     * WRITE layout): the body after its {@link WriteFlyweight} header, as a slice that shares the frame's reference
+     * count (not retained: valid until the frame is released; retain it to keep it longer).
      *
      * @return the write data.
-     * @throws IllegalStateException when this is not a WRITE frame.
+     * @throws IllegalStateException when this is neither a WRITE nor a RESYNC_DATA frame.
      */
     public ByteBuf writeData()
     {
-        if (type != ReplicationProtocol.WRITE)
+        if (type != ReplicationProtocol.WRITE && type != ReplicationProtocol.RESYNC_DATA)
         {
-            throw new IllegalStateException("not a WRITE: " + ReplicationProtocol.typeName(type));
+            throw new IllegalStateException("not a WRITE or RESYNC_DATA: " + ReplicationProtocol.typeName(type));
         }
         final ByteBuf body = content();
         return body.slice(body.readerIndex() + WriteFlyweight.HEADER_LENGTH,

@@ -5,6 +5,7 @@ import io.mirra.transport.protocol.FrameHeaderFlyweight;
 import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
+import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -67,14 +68,14 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
     private ByteBuf body;
     private FrameDecodingException failure;
 
-    /** A decoder accepting write and read reply data of up to 1 MiB ({@code MAX_WRITE_DATA_LENGTH}). */
+    /** A decoder accepting write, resync and read reply data of up to 1 MiB ({@code MAX_WRITE_DATA_LENGTH}). */
     public FrameDecoder()
     {
         this(MAX_WRITE_DATA_LENGTH);
     }
 
     /**
-     * @param maxWriteDataLength the largest write (and read reply) data accepted, 0..{@link
+     * @param maxWriteDataLength the largest write (and resync, read reply) data accepted, 0..{@link
      *                           io.mirra.transport.protocol.ReplicationProtocol#MAX_WRITE_DATA_LENGTH}.
      */
     public FrameDecoder(final int maxWriteDataLength)
@@ -273,7 +274,9 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
         final int at = complete.readerIndex();
         switch (type)
         {
-            case WRITE: return validateWrite(ctx, complete, at);
+            case WRITE:
+            case RESYNC_DATA:
+                return validateWrite(ctx, type, complete, at);
             case FLUSH:
             case TRIM:
             case WRITE_ZEROES:
@@ -286,22 +289,61 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
             case TWOPC_ABORT:
                 return validateTwoPc(ctx, type, complete, at);
             case TWOPC_REPLY: return validateTwoPcReply(ctx, complete, at);
+            case RESYNC_REQUEST: return validateResyncRequest(ctx, complete, at);
             default: return true;
         }
     }
 
-    private boolean validateWrite(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    private boolean validateWrite(final ChannelHandlerContext ctx, final int type, final ByteBuf complete, final int at)
     {
         final long dataLength = complete.getUnsignedIntLE(at + WriteFlyweight.DATA_LENGTH_OFFSET);
         if (dataLength != complete.readableBytes() - WriteFlyweight.HEADER_LENGTH)
         {
-            return fail(ctx, Reason.BAD_LENGTH, "WRITE data length " + dataLength + " in a body of " +
+            return fail(ctx, Reason.BAD_LENGTH, typeName(type) + " data length " + dataLength + " in a body of " +
                 complete.readableBytes() + " bytes");
         }
         final int writeFlags = complete.getUnsignedShortLE(at + WriteFlyweight.FLAGS_OFFSET);
+        if (type == RESYNC_DATA)
+        {
+            return validateResyncData(ctx, complete, at, writeFlags, dataLength);
+        }
         if ((writeFlags & ~KNOWN_WRITE_FLAGS) != 0)
         {
             return fail(ctx, Reason.BAD_FLAGS, "write flags 0x" + Integer.toHexString(writeFlags));
+        }
+        return true;
+    }
+
+    private boolean validateResyncData(
+        final ChannelHandlerContext ctx, final ByteBuf complete, final int at, final int writeFlags,
+        final long dataLength)
+    {
+        if (writeFlags != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "RESYNC_DATA write flags 0x" + Integer.toHexString(writeFlags) +
+                ", expected none");
+        }
+        if (complete.getShortLE(at + WriteFlyweight.RESERVED1_OFFSET) != 0 ||
+            complete.getIntLE(at + WriteFlyweight.RESERVED2_OFFSET) != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "RESYNC_DATA reserved field not 0");
+        }
+        return validateRange(ctx, RESYNC_DATA, complete.getLongLE(at + WriteFlyweight.BYTE_OFFSET_OFFSET),
+            dataLength);
+    }
+
+    private boolean validateResyncRequest(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long resyncFlags = complete.getUnsignedIntLE(at + ResyncRequestFlyweight.FLAGS_OFFSET);
+        if ((resyncFlags & ~(long)KNOWN_RESYNC_FLAGS) != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "RESYNC_REQUEST resync flags 0x" + Long.toHexString(resyncFlags));
+        }
+        final long reserved = complete.getUnsignedIntLE(at + ResyncRequestFlyweight.RESERVED_OFFSET);
+        if (reserved != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "RESYNC_REQUEST reserved field 0x" + Long.toHexString(reserved) +
+                ", expected 0");
         }
         return true;
     }

@@ -21,7 +21,9 @@ public final class FrameDecodingException extends DecoderException
         UNKNOWN_TYPE,
         /** A declared type that is not allowed in this phase or on this stream (e.g. WRITE before the handshake). */
         UNEXPECTED_TYPE,
-        /** Frame, write, range or state flags with undefined bits set. */
+        /**
+         * Frame, write, range, state or resync flags with undefined bits set, or a RESYNC_DATA with any write flag.
+         */
         BAD_FLAGS,
         /**
          * A body field out of its range: a reserved field that is not zero, an unknown code (role, disk state,

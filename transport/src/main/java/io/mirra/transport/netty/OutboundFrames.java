@@ -7,6 +7,8 @@ import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.RefuseFlyweight;
+import io.mirra.transport.protocol.ResyncEndFlyweight;
+import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -21,12 +23,13 @@ import static io.mirra.transport.protocol.ReplicationProtocol.*;
 
 /**
  * Builds outbound {@link Frame}s of each message type, encoding the bodies with the protocol's flyweights into
- * buffers from the given allocator. A write's (or read reply's) data is not copied: the body is a composite of the
- * write (read reply) header and the caller's data buffer.
+ * buffers from the given allocator. A write's (resync data's, read reply's) data is not copied: the body is a
+ * composite of the write (read reply) header and the caller's data buffer.
  * <p>
  * Ownership: each method returns a frame the caller owns (normally it writes it to a channel, which then owns it);
- * {@link #write} and {@link #readReply} take ownership of their {@code data} argument. Threading: holds reusable
- * flyweights, so one instance per thread (normally one per channel, used on its event loop); not thread-safe.
+ * {@link #write}, {@link #resyncData} and {@link #readReply} take ownership of their {@code data} argument.
+ * Threading: holds reusable flyweights, so one instance per thread (normally one per channel, used on its event
+ * loop); not thread-safe.
  */
 public final class OutboundFrames
 {
@@ -43,6 +46,8 @@ public final class OutboundFrames
     private final StateFlyweight state = new StateFlyweight();
     private final TwoPcFlyweight twoPc = new TwoPcFlyweight();
     private final TwoPcReplyFlyweight twoPcReply = new TwoPcReplyFlyweight();
+    private final ResyncRequestFlyweight resyncRequest = new ResyncRequestFlyweight();
+    private final ResyncEndFlyweight resyncEnd = new ResyncEndFlyweight();
 
     /**
      * A HELLO.
@@ -148,18 +153,7 @@ public final class OutboundFrames
         final int writeFlags,
         final ByteBuf data)
     {
-        final ByteBuf header = alloc.directBuffer(WriteFlyweight.HEADER_LENGTH, WriteFlyweight.HEADER_LENGTH);
-        write.wrap(view.wrapForWrite(header, 0, WriteFlyweight.HEADER_LENGTH), 0)
-            .writeSequence(writeSequence)
-            .byteOffset(byteOffset)
-            .epoch(epoch)
-            .dataLength(data.readableBytes())
-            .flags(writeFlags);
-        view.commit();
-        header.writerIndex(WriteFlyweight.HEADER_LENGTH);
-        final CompositeByteBuf body = alloc.compositeDirectBuffer(2);
-        body.addComponent(true, header).addComponent(true, data);
-        return new Frame(WRITE, volume, body);
+        return writeLayout(alloc, WRITE, volume, writeSequence, byteOffset, epoch, writeFlags, data);
     }
 
     /**
@@ -431,6 +425,90 @@ public final class OutboundFrames
         final ByteBuf body = alloc.buffer(length, length);
         twoPcReply.wrap(view.wrapForWrite(body, 0, length), 0).txId(txId).verdict(verdict).message(message);
         return finish(TWOPC_REPLY, 0, body, length);
+    }
+
+    /**
+     * A RESYNC_REQUEST: the sender's copy of the volume is older; the peer is to send the blocks that differ.
+     *
+     * @param alloc     for the body.
+     * @param volume    volume number.
+     * @param targetGen the sender's (the resync target's) current data generation of the volume.
+     * @param flags     {@code RESYNC_FLAG_*} bits
+     *                  ({@link io.mirra.transport.protocol.ReplicationProtocol#RESYNC_FLAG_FULL}: every block).
+     * @return the frame.
+     */
+    public Frame resyncRequest(final ByteBufAllocator alloc, final int volume, final long targetGen, final int flags)
+    {
+        final ByteBuf body = alloc.buffer(ResyncRequestFlyweight.LENGTH, ResyncRequestFlyweight.LENGTH);
+        resyncRequest.wrap(view.wrapForWrite(body, 0, ResyncRequestFlyweight.LENGTH), 0)
+            .targetGen(targetGen)
+            .flags(flags);
+        return finish(RESYNC_REQUEST, volume, body, ResyncRequestFlyweight.LENGTH);
+    }
+
+    /**
+     * A RESYNC_DATA (the WRITE layout, write flags zero) whose body is its header followed by {@code data}, not
+     * copied. The peer acknowledges it with a WRITE_ACK carrying {@code sequence}.
+     *
+     * @param alloc      for the header.
+     * @param volume     volume number.
+     * @param sequence   its sequence, in the write sequence space of the connection.
+     * @param byteOffset where the block range goes in the volume.
+     * @param epoch      its barrier epoch (the peer orders it like a write of that epoch).
+     * @param data       the block range's data; ownership transfers to the frame.
+     * @return the frame.
+     */
+    public Frame resyncData(
+        final ByteBufAllocator alloc,
+        final int volume,
+        final long sequence,
+        final long byteOffset,
+        final long epoch,
+        final ByteBuf data)
+    {
+        return writeLayout(alloc, RESYNC_DATA, volume, sequence, byteOffset, epoch, 0, data);
+    }
+
+    /**
+     * A RESYNC_END: every block of the resync was sent before it.
+     *
+     * @param alloc     for the body.
+     * @param volume    volume number.
+     * @param sourceGen the generation the target adopts once everything before this frame is on its disk.
+     * @param sentBytes bytes of data sent in this resync, for the log.
+     * @return the frame.
+     */
+    public Frame resyncEnd(final ByteBufAllocator alloc, final int volume, final long sourceGen, final long sentBytes)
+    {
+        final ByteBuf body = alloc.buffer(ResyncEndFlyweight.LENGTH, ResyncEndFlyweight.LENGTH);
+        resyncEnd.wrap(view.wrapForWrite(body, 0, ResyncEndFlyweight.LENGTH), 0)
+            .sourceGen(sourceGen)
+            .sentBytes(sentBytes);
+        return finish(RESYNC_END, volume, body, ResyncEndFlyweight.LENGTH);
+    }
+
+    private Frame writeLayout(
+        final ByteBufAllocator alloc,
+        final int type,
+        final int volume,
+        final long writeSequence,
+        final long byteOffset,
+        final long epoch,
+        final int writeFlags,
+        final ByteBuf data)
+    {
+        final ByteBuf header = alloc.directBuffer(WriteFlyweight.HEADER_LENGTH, WriteFlyweight.HEADER_LENGTH);
+        write.wrap(view.wrapForWrite(header, 0, WriteFlyweight.HEADER_LENGTH), 0)
+            .writeSequence(writeSequence)
+            .byteOffset(byteOffset)
+            .epoch(epoch)
+            .dataLength(data.readableBytes())
+            .flags(writeFlags);
+        view.commit();
+        header.writerIndex(WriteFlyweight.HEADER_LENGTH);
+        final CompositeByteBuf body = alloc.compositeDirectBuffer(2);
+        body.addComponent(true, header).addComponent(true, data);
+        return new Frame(type, volume, body);
     }
 
     private Frame finish(final int type, final int volume, final ByteBuf body, final int length)

@@ -6,7 +6,8 @@ import java.nio.ByteOrder;
  * The replication wire protocol, declared once: magic, versions, the frame header, every message type with the
  * stream it travels on and the bounds of its body, flags, feature bits, refusal reasons and limits. The layout of
  * each message body is declared by its flyweight in this package ({@link HelloFlyweight}, {@link WriteFlyweight},
- * ...), each with its own diagram; {@code docs/wire-protocol.md} describes the whole protocol in prose.
+ * ...), each with its own diagram (a type that reuses another's layout says so in that flyweight);
+ * {@code docs/wire-protocol.md} describes the whole protocol in prose.
  * <p>
  * <b>Byte order:</b> everything is <b>little-endian</b> ({@link #BYTE_ORDER}), like Aeron and Longhorn's data
  * connection: both ends are x86-64 or arm64 hosts, so no field is ever swapped.
@@ -39,24 +40,25 @@ import java.nio.ByteOrder;
  *     <li><b>Version</b>: {@link #HANDSHAKE_VERSION} for handshake messages, the agreed version afterwards.</li>
  *     <li><b>Frame Flags</b>: none is defined in version 1; a frame with any bit set is refused.</li>
  *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
- *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY}), zero
- *     otherwise; always below {@link #MAX_VOLUMES}.</li>
+ *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY},
+ *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}), zero otherwise; always below
+ *     {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
  *     {@link #maxBodyLength(int, int)}) and never above {@link #MAX_FRAME_BODY_LENGTH}.</li>
  *     <li><b>Stream Sequence</b>: 1 for the first frame a side sends on a stream, then +1 per frame. A gap means a
  *     framing bug or corruption and closes the stream.</li>
  * </ul>
  * <b>Streams:</b> a connection to a peer is two TCP connections, {@link #STREAM_DATA} (writes, flushes, trims,
- * write-zeroes, reads and their replies, state: bulk, and everything that must stay in order with the writes) and
- * {@link #STREAM_CONTROL} (acknowledgements, pings, two-phase commits: small and urgent), so acknowledgements never
- * wait behind bulk data (DRBD's data and meta sockets). Each stream runs its own handshake.
+ * write-zeroes, reads and their replies, state, resync: bulk, and everything that must stay in order with the
+ * writes) and {@link #STREAM_CONTROL} (acknowledgements, pings, two-phase commits: small and urgent), so
+ * acknowledgements never wait behind bulk data (DRBD's data and meta sockets). Each stream runs its own handshake.
  * <p>
  * <b>Reserved type ids</b> (declared in later slices together with their flyweights; a version-1 decoder treats them
  * as unknown and closes): 5..15 handshake extensions; 18 {@code BARRIER} (data), 19 {@code BARRIER_ACK} (control),
  * 20 {@code RECV_ACK} (control, protocol B), 21 {@code NEG_ACK} (control); 49 {@code UUIDS} (data), 50
- * {@code SIZES} (data); 64 {@code BITMAP_CHUNK} (data), 65 {@code RESYNC_REQUEST} (data), 66 {@code RESYNC_DATA}
- * (data), 67 {@code RESYNC_ACK} (control), 68 {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data),
- * 70 {@code VERIFY_REPLY} (data); 65535 is never used.
+ * {@code SIZES} (data); 64 {@code BITMAP_CHUNK} (data), 67 {@code RESYNC_ACK} (control), 68
+ * {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data), 70 {@code VERIFY_REPLY} (data); 65535 is never
+ * used.
  * <p>
  * Threading: constants and pure functions only; safe from any thread.
  */
@@ -102,11 +104,11 @@ public final class ReplicationProtocol
     // ---- limits -------------------------------------------------------------------------------------------------
 
     /**
-     * Largest data payload of one {@link #WRITE} or {@link #READ_REPLY}, and largest {@link #READ_REQUEST} length
-     * (1 MiB); a node may configure its decoder lower.
+     * Largest data payload of one {@link #WRITE}, {@link #RESYNC_DATA} or {@link #READ_REPLY}, and largest
+     * {@link #READ_REQUEST} length (1 MiB); a node may configure its decoder lower.
      */
     public static final int MAX_WRITE_DATA_LENGTH = 1024 * 1024;
-    /** Largest body of any frame: a WRITE header plus {@link #MAX_WRITE_DATA_LENGTH}. */
+    /** Largest body of any frame: a WRITE (or RESYNC_DATA) header plus {@link #MAX_WRITE_DATA_LENGTH}. */
     public static final int MAX_FRAME_BODY_LENGTH = WriteFlyweight.HEADER_LENGTH + MAX_WRITE_DATA_LENGTH;
     /** Longest node or resource name, in UTF-8 bytes. */
     public static final int MAX_NAME_LENGTH = 255;
@@ -128,8 +130,8 @@ public final class ReplicationProtocol
     // ---- streams ------------------------------------------------------------------------------------------------
 
     /**
-     * Stream kind: bulk data and what is ordered with it (writes, flushes, trims, write-zeroes, reads, state). Also
-     * the bit for this stream in a stream mask.
+     * Stream kind: bulk data and what is ordered with it (writes, flushes, trims, write-zeroes, reads, state,
+     * resync). Also the bit for this stream in a stream mask.
      */
     public static final int STREAM_DATA = 1;
     /**
@@ -159,8 +161,8 @@ public final class ReplicationProtocol
     /** Data stream: a replicated write, header then data ({@link WriteFlyweight}). */
     public static final int WRITE = 16;
     /**
-     * Control stream: acknowledges a {@link #WRITE}, {@link #FLUSH}, {@link #TRIM} or {@link #WRITE_ZEROES} by its
-     * sequence ({@link WriteAckFlyweight}).
+     * Control stream: acknowledges a {@link #WRITE}, {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES} or
+     * {@link #RESYNC_DATA} by its sequence ({@link WriteAckFlyweight}).
      */
     public static final int WRITE_ACK = 17;
     /**
@@ -196,6 +198,23 @@ public final class ReplicationProtocol
     public static final int TWOPC_ABORT = 53;
     /** Control stream: a peer's YES, or NO and why, to a {@link #TWOPC_PREPARE} ({@link TwoPcReplyFlyweight}). */
     public static final int TWOPC_REPLY = 54;
+    /**
+     * Data stream: "the sender's copy of this volume is older; send me the blocks that differ". Sent by a resync's
+     * target to one UpToDate peer (the Primary if connected), which becomes its SyncSource
+     * ({@link ResyncRequestFlyweight}).
+     */
+    public static final int RESYNC_REQUEST = 65;
+    /**
+     * Data stream: a block range of a resync, from the SyncSource: exactly the {@link #WRITE} layout, header then
+     * data ({@link WriteFlyweight}, write flags zero); acknowledged by a {@link #WRITE_ACK} with its sequence and
+     * {@link #ACK_FLAG_DURABLE}.
+     */
+    public static final int RESYNC_DATA = 66;
+    /**
+     * Data stream: every block of the resync was sent before this frame; the target adopts the source's generation
+     * once everything before it is on its disk ({@link ResyncEndFlyweight}).
+     */
+    public static final int RESYNC_END = 72;
 
     // ---- write flags (WriteFlyweight.flags) ---------------------------------------------------------------------
 
@@ -241,6 +260,16 @@ public final class ReplicationProtocol
     public static final int STATE_FLAG_SEEN = 1;
     /** STATE flags defined in version 1. */
     public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN;
+
+    // ---- resync flags (ResyncRequestFlyweight.flags) ------------------------------------------------------------
+
+    /**
+     * Resync flag: the requester cannot tell which blocks differ (e.g. it crashed as Primary, so writes may be on
+     * its disk that the peer never saw): send every block, not only those marked out of sync.
+     */
+    public static final int RESYNC_FLAG_FULL = 1;
+    /** Resync flags defined in version 1. */
+    public static final int KNOWN_RESYNC_FLAGS = RESYNC_FLAG_FULL;
 
     // ---- two-phase commits (TwoPcFlyweight.kind, TwoPcReplyFlyweight.verdict) ----------------------------------
 
@@ -349,6 +378,9 @@ public final class ReplicationProtocol
             case READ_REQUEST:
             case READ_REPLY:
             case STATE:
+            case RESYNC_REQUEST:
+            case RESYNC_DATA:
+            case RESYNC_END:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
@@ -393,6 +425,9 @@ public final class ReplicationProtocol
             case TWOPC_ABORT:
                 return TwoPcFlyweight.LENGTH;
             case TWOPC_REPLY: return TwoPcReplyFlyweight.MIN_LENGTH;
+            case RESYNC_REQUEST: return ResyncRequestFlyweight.LENGTH;
+            case RESYNC_DATA: return WriteFlyweight.HEADER_LENGTH;
+            case RESYNC_END: return ResyncEndFlyweight.LENGTH;
             default: return 0;
         }
     }
@@ -401,7 +436,7 @@ public final class ReplicationProtocol
      * Longest valid body of a type.
      *
      * @param type               a known type id.
-     * @param maxWriteDataLength the largest write (or read reply) payload the receiver accepts (at most
+     * @param maxWriteDataLength the largest write (resync data, read reply) payload the receiver accepts (at most
      *                           {@link #MAX_WRITE_DATA_LENGTH}).
      * @return length in bytes.
      */
@@ -411,7 +446,9 @@ public final class ReplicationProtocol
         {
             case HELLO: return HelloFlyweight.MAX_LENGTH;
             case REFUSE: return RefuseFlyweight.MAX_LENGTH;
-            case WRITE: return WriteFlyweight.HEADER_LENGTH + maxWriteDataLength;
+            case WRITE:
+            case RESYNC_DATA:
+                return WriteFlyweight.HEADER_LENGTH + maxWriteDataLength;
             case READ_REPLY: return ReadReplyFlyweight.HEADER_LENGTH + maxWriteDataLength;
             case STATE: return StateFlyweight.MAX_LENGTH;
             case TWOPC_REPLY: return TwoPcReplyFlyweight.MAX_LENGTH;
@@ -447,6 +484,9 @@ public final class ReplicationProtocol
             case TWOPC_COMMIT: return "TWOPC_COMMIT";
             case TWOPC_ABORT: return "TWOPC_ABORT";
             case TWOPC_REPLY: return "TWOPC_REPLY";
+            case RESYNC_REQUEST: return "RESYNC_REQUEST";
+            case RESYNC_DATA: return "RESYNC_DATA";
+            case RESYNC_END: return "RESYNC_END";
             default: return "UNKNOWN(" + type + ")";
         }
     }

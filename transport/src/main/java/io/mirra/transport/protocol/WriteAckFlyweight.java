@@ -6,8 +6,8 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
 
 /**
  * Body of {@link ReplicationProtocol#WRITE_ACK} (control stream), which acknowledges one {@link WriteFlyweight}
- * write, or one {@link RangeOpFlyweight} FLUSH, TRIM or WRITE_ZEROES (whose op sequence shares the write sequence
- * space), of the same volume (the volume is in the frame header).
+ * WRITE or RESYNC_DATA, or one {@link RangeOpFlyweight} FLUSH, TRIM or WRITE_ZEROES (whose op sequence shares the
+ * write sequence space), of the same volume (the volume is in the frame header).
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1

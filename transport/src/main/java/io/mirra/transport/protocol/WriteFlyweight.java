@@ -7,7 +7,8 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
 /**
  * Header of a {@link ReplicationProtocol#WRITE} body (data stream); the write's data follows it directly and runs to
  * the end of the frame, so {@code dataLength == bodyLength - HEADER_LENGTH} (the decoder checks this). The volume is
- * in the frame header.
+ * in the frame header. A {@link ReplicationProtocol#RESYNC_DATA} body (a block range sent by a resync's SyncSource)
+ * has exactly this layout, with the same data length rules, but its write flags are always zero.
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -29,10 +30,10 @@ import static io.mirra.transport.protocol.ReplicationProtocol.BYTE_ORDER;
  *  |                     Data (Data Length bytes) ...              | 32
  * </pre>
  * The write sequence is assigned by the sender, increases per connection and is echoed by
- * {@link WriteAckFlyweight}. The epoch numbers the barrier interval the write belongs to. Write flags are
- * {@link ReplicationProtocol#WRITE_FLAG_FUA}, {@link ReplicationProtocol#WRITE_FLAG_FLUSH} and
- * {@link ReplicationProtocol#WRITE_FLAG_ACK_RECEIVED}; reserved fields are zero. Threading: owned by one thread; not
- * thread-safe.
+ * {@link WriteAckFlyweight}; a RESYNC_DATA's sequence is in the same sequence space. The epoch numbers the barrier
+ * interval the write belongs to. Write flags are {@link ReplicationProtocol#WRITE_FLAG_FUA},
+ * {@link ReplicationProtocol#WRITE_FLAG_FLUSH} and {@link ReplicationProtocol#WRITE_FLAG_ACK_RECEIVED} (none for a
+ * RESYNC_DATA); reserved fields are zero. Threading: owned by one thread; not thread-safe.
  */
 public final class WriteFlyweight
 {

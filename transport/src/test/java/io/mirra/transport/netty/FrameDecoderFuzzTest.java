@@ -1,5 +1,8 @@
 package io.mirra.transport.netty;
 
+import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.WriteFlyweight;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -67,6 +70,7 @@ class FrameDecoderFuzzTest
                     assertTrue(frame.bodyLength() <= maxBodyLength(frame.type(), 4096), context);
                     assertEquals(0, frame.flags(), context);
                     assertTrue(frame.volume() < MAX_VOLUMES, context);
+                    assertResyncBodyValid(frame, context);
                 }
                 finally
                 {
@@ -91,6 +95,26 @@ class FrameDecoderFuzzTest
         assertTrue(closed > ITERATIONS / 3, "the mutations must exercise the error paths: " + closed);
     }
 
+    /** What the decoder guarantees about a resync body that it let through. */
+    private static void assertResyncBodyValid(final Frame frame, final String context)
+    {
+        final ByteBuf body = frame.content();
+        final int at = body.readerIndex();
+        if (frame.type() == RESYNC_REQUEST)
+        {
+            assertEquals(0, body.getIntLE(at + ResyncRequestFlyweight.FLAGS_OFFSET) & ~KNOWN_RESYNC_FLAGS, context);
+            assertEquals(0, body.getIntLE(at + ResyncRequestFlyweight.RESERVED_OFFSET), context);
+        }
+        else if (frame.type() == RESYNC_DATA)
+        {
+            assertEquals(0, body.getShortLE(at + WriteFlyweight.FLAGS_OFFSET), context);
+            assertEquals(frame.bodyLength() - WriteFlyweight.HEADER_LENGTH,
+                body.getUnsignedIntLE(at + WriteFlyweight.DATA_LENGTH_OFFSET), context);
+            final long byteOffset = body.getLongLE(at + WriteFlyweight.BYTE_OFFSET_OFFSET);
+            assertTrue(byteOffset >= 0 && byteOffset <= Long.MAX_VALUE - frame.writeData().readableBytes(), context);
+        }
+    }
+
     private List<Frame> randomFrames(final Random random, final boolean control)
     {
         final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
@@ -98,7 +122,7 @@ class FrameDecoderFuzzTest
         final int count = 1 + random.nextInt(4);
         for (int i = 0; i < count; i++)
         {
-            final int kind = random.nextInt(10);
+            final int kind = random.nextInt(12);
             if (kind == 0)
             {
                 result.add(frames.refuse(alloc, 1 + random.nextInt(7), "r".repeat(random.nextInt(40))));
@@ -162,6 +186,18 @@ class FrameDecoderFuzzTest
                 return random.nextBoolean() ? frames.readReply(alloc, volume, random.nextLong(), 0,
                     Unpooled.wrappedBuffer(data)) : frames.readReply(alloc, volume, random.nextLong(), 5, null);
             }
+            case 7:
+                return frames.resyncRequest(alloc, volume, random.nextLong(),
+                    random.nextBoolean() ? RESYNC_FLAG_FULL : 0);
+            case 8:
+            {
+                final byte[] data = new byte[random.nextInt(300)];
+                random.nextBytes(data);
+                return frames.resyncData(alloc, volume, random.nextLong(), random.nextInt(1 << 30) * 512L,
+                    random.nextInt(), Unpooled.wrappedBuffer(data));
+            }
+            case 9:
+                return frames.resyncEnd(alloc, volume, random.nextLong(), random.nextLong());
             default:
             {
                 final int volumeCount = 1 + random.nextInt(3);

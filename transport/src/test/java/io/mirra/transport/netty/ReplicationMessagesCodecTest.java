@@ -4,6 +4,8 @@ import io.mirra.transport.netty.FrameDecodingException.Reason;
 import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
+import io.mirra.transport.protocol.ResyncEndFlyweight;
+import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -29,7 +31,7 @@ import static io.mirra.transport.protocol.ReplicationProtocol.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE and the two-phase commit messages: built by
+ * FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE, the two-phase commit and the resync messages: built by
  * {@link OutboundFrames}, encoded by {@link FrameEncoder} and decoded by {@link FrameDecoder}, and every body check of
  * the decoder, each closing the stream with a {@link FrameDecodingException} naming the problem.
  */
@@ -322,6 +324,138 @@ class ReplicationMessagesCodecTest
         assertSame(bytes, dataView.array(), "read reply data is a slice of the received buffer, not a copy");
         assertEquals(HEADER_LENGTH + ReadReplyFlyweight.HEADER_LENGTH,
             dataView.arrayOffset() + dataView.readerIndex());
+        assertEquals(1000, dataView.readableBytes());
+        assertTrue(frame.release());
+        assertEquals(0, in.refCnt(), "released with the frame");
+    }
+
+    private List<Frame> resyncMessages()
+    {
+        return List.of(
+            frames.resyncRequest(ALLOC, 3, -7L, RESYNC_FLAG_FULL),
+            frames.resyncRequest(ALLOC, 0, 42, 0),
+            frames.resyncData(ALLOC, 3, 100, 1L << 40, 9, data(4096, 6)),
+            frames.resyncData(ALLOC, 255, 101, Long.MAX_VALUE - 512, 0xFFFF_FFFFL, data(512, 7)),
+            frames.resyncData(ALLOC, 1, 102, 0, 9, Unpooled.buffer(0)),
+            frames.resyncEnd(ALLOC, 3, -2L, 4096 + 512));
+    }
+
+    @Test
+    void shouldRoundTripResyncMessagesWhateverTheSplits()
+    {
+        final List<String> whole = new ArrayList<>();
+        for (final Frame frame : roundTrip(STREAM_DATA, resyncMessages(), Integer.MAX_VALUE))
+        {
+            whole.add(describeAndRelease(frame));
+        }
+        assertEquals(6, whole.size());
+        for (final int chunk : new int[]{1, 5, 333})
+        {
+            final List<String> split = new ArrayList<>();
+            for (final Frame frame : roundTrip(STREAM_DATA, resyncMessages(), chunk))
+            {
+                split.add(describeAndRelease(frame));
+            }
+            assertEquals(whole, split, "chunks of " + chunk);
+        }
+    }
+
+    @Test
+    void shouldRoundTripResyncMessages()
+    {
+        final List<Frame> decoded = roundTrip(STREAM_DATA, resyncMessages(), 100);
+        final List<Frame> acks = roundTrip(STREAM_CONTROL, List.of(frames.writeAck(ALLOC, 3, 100, 0, ACK_FLAG_DURABLE)),
+            100);
+        try
+        {
+            assertEquals(List.of(RESYNC_REQUEST, RESYNC_REQUEST, RESYNC_DATA, RESYNC_DATA, RESYNC_DATA, RESYNC_END),
+                decoded.stream().map(Frame::type).toList());
+
+            final Frame full = decoded.get(0);
+            assertEquals(3, full.volume());
+            assertEquals(ResyncRequestFlyweight.LENGTH, full.bodyLength());
+            final ResyncRequestFlyweight fullRequest = new ResyncRequestFlyweight().wrap(bodyOf(full), 0);
+            assertEquals(-7L, fullRequest.targetGen());
+            assertEquals(RESYNC_FLAG_FULL, fullRequest.flags());
+            final ResyncRequestFlyweight request = new ResyncRequestFlyweight().wrap(bodyOf(decoded.get(1)), 0);
+            assertEquals(0, decoded.get(1).volume());
+            assertEquals(42, request.targetGen());
+            assertEquals(0, request.flags());
+
+            final Frame block = decoded.get(2);
+            assertEquals(3, block.volume());
+            assertEquals(WriteFlyweight.HEADER_LENGTH + 4096, block.bodyLength());
+            final WriteFlyweight blockHeader = new WriteFlyweight().wrap(bodyOf(block), 0);
+            assertEquals(100, blockHeader.writeSequence());
+            assertEquals(1L << 40, blockHeader.byteOffset());
+            assertEquals(9, blockHeader.epoch());
+            assertEquals(4096, blockHeader.dataLength());
+            assertEquals(0, blockHeader.flags());
+            final ByteBuf expected = data(4096, 6);
+            assertEquals(expected, block.writeData());
+            expected.release();
+
+            final Frame last = decoded.get(3);
+            assertEquals(255, last.volume());
+            final WriteFlyweight lastHeader = new WriteFlyweight().wrap(bodyOf(last), 0);
+            assertEquals(Long.MAX_VALUE - 512, lastHeader.byteOffset(), "a range ending at Long.MAX_VALUE is fine");
+            assertEquals(0xFFFF_FFFFL, lastHeader.epoch());
+            assertEquals(512, last.writeData().readableBytes());
+
+            final Frame empty = decoded.get(4);
+            assertEquals(WriteFlyweight.HEADER_LENGTH, empty.bodyLength());
+            assertEquals(0, new WriteFlyweight().wrap(bodyOf(empty), 0).dataLength());
+            assertEquals(0, empty.writeData().readableBytes());
+
+            final Frame end = decoded.get(5);
+            assertEquals(3, end.volume());
+            assertEquals(ResyncEndFlyweight.LENGTH, end.bodyLength());
+            final ResyncEndFlyweight endBody = new ResyncEndFlyweight().wrap(bodyOf(end), 0);
+            assertEquals(-2L, endBody.sourceGen());
+            assertEquals(4096 + 512, endBody.sentBytes());
+
+            final WriteAckFlyweight ackBody = new WriteAckFlyweight().wrap(bodyOf(acks.get(0)), 0);
+            assertEquals(3, acks.get(0).volume());
+            assertEquals(100, ackBody.writeSequence(), "a WRITE_ACK names the RESYNC_DATA by its sequence");
+            assertEquals(ACK_FLAG_DURABLE, ackBody.flags());
+
+            assertThrows(IllegalStateException.class, full::writeData);
+            assertThrows(IllegalStateException.class, end::writeData);
+            assertThrows(IllegalStateException.class, block::readReplyData);
+        }
+        finally
+        {
+            decoded.forEach(Frame::release);
+            acks.forEach(Frame::release);
+        }
+    }
+
+    @Test
+    void shouldEncodeResyncDataExactlyLikeAWriteWithoutFlags()
+    {
+        final byte[] resync = encode(List.of(frames.resyncData(ALLOC, 7, 55, 8192, 3, data(700, 8))));
+        final byte[] write = encode(List.of(frames.write(ALLOC, 7, 55, 8192, 3, 0, data(700, 8))));
+        assertEquals(write.length, resync.length);
+        assertEquals(RESYNC_DATA, new UnsafeBuffer(resync).getShort(TYPE_OFFSET, BYTE_ORDER));
+        assertEquals(WRITE, new UnsafeBuffer(write).getShort(TYPE_OFFSET, BYTE_ORDER));
+        resync[TYPE_OFFSET] = (byte)WRITE;
+        assertArrayEquals(write, resync, "the same header and body; only the type differs");
+    }
+
+    @Test
+    void shouldKeepResyncDataInTheBufferItArrivedIn()
+    {
+        final byte[] bytes = encode(List.of(frames.resyncData(ALLOC, 1, 42, 4096, 1, data(1000, 9))));
+        final EmbeddedChannel channel = decoderChannel(STREAM_DATA, MAX_WRITE_DATA_LENGTH);
+        final ByteBuf in = Unpooled.wrappedBuffer(bytes);
+        channel.writeInbound(in);
+        final Frame frame = channel.readInbound();
+        assertEquals(RESYNC_DATA, frame.type());
+        assertEquals(1, in.refCnt(), "the frame holds the socket buffer");
+        final ByteBuf dataView = frame.writeData();
+        assertTrue(dataView.hasArray());
+        assertSame(bytes, dataView.array(), "resync data is a slice of the received buffer, not a copy");
+        assertEquals(HEADER_LENGTH + WriteFlyweight.HEADER_LENGTH, dataView.arrayOffset() + dataView.readerIndex());
         assertEquals(1000, dataView.readableBytes());
         assertTrue(frame.release());
         assertEquals(0, in.refCnt(), "released with the frame");
@@ -646,5 +780,133 @@ class ReplicationMessagesCodecTest
         final byte[] body = new byte[WriteFlyweight.HEADER_LENGTH];
         new WriteFlyweight().wrap(new UnsafeBuffer(body), 0).dataLength(0).flags(WRITE_FLAG_ACK_RECEIVED << 1);
         assertRejected(STREAM_DATA, frame(WRITE, body), Reason.BAD_FLAGS, "write flags 0x8");
+    }
+
+    private static byte[] resyncRequestBody(final int flags)
+    {
+        final byte[] body = new byte[ResyncRequestFlyweight.LENGTH];
+        new ResyncRequestFlyweight().wrap(new UnsafeBuffer(body), 0).targetGen(5).flags(flags);
+        return body;
+    }
+
+    @Test
+    void shouldRejectResyncRequestsWithUnknownFlags()
+    {
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, resyncRequestBody(RESYNC_FLAG_FULL << 1)), Reason.BAD_FLAGS,
+            "RESYNC_REQUEST resync flags 0x2");
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, resyncRequestBody(RESYNC_FLAG_FULL | 0x8000_0000)),
+            Reason.BAD_FLAGS, "RESYNC_REQUEST resync flags 0x80000001");
+    }
+
+    @Test
+    void shouldRejectResyncRequestsWithReservedBits()
+    {
+        final byte[] body = resyncRequestBody(RESYNC_FLAG_FULL);
+        new UnsafeBuffer(body).putInt(ResyncRequestFlyweight.RESERVED_OFFSET, 0x100, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, body), Reason.BAD_FIELD,
+            "RESYNC_REQUEST reserved field 0x100, expected 0");
+        body[ResyncRequestFlyweight.RESERVED_OFFSET + 3] = (byte)0x80;
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, body), Reason.BAD_FIELD,
+            "RESYNC_REQUEST reserved field 0x80000100, expected 0");
+    }
+
+    @Test
+    void shouldRejectResyncRequestsAndEndsOfTheWrongLength()
+    {
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, new byte[ResyncRequestFlyweight.LENGTH - 1]),
+            Reason.BAD_LENGTH, "RESYNC_REQUEST body of 15 bytes, expected 16");
+        assertRejected(STREAM_DATA, frame(RESYNC_REQUEST, new byte[ResyncRequestFlyweight.LENGTH + 8]),
+            Reason.BAD_LENGTH, "RESYNC_REQUEST body of 24 bytes, expected 16");
+        assertRejected(STREAM_DATA, frame(RESYNC_END, new byte[0]), Reason.BAD_LENGTH,
+            "RESYNC_END body of 0 bytes, expected 16");
+        assertRejected(STREAM_DATA, frame(RESYNC_END, new byte[ResyncEndFlyweight.LENGTH + 1]), Reason.BAD_LENGTH,
+            "RESYNC_END body of 17 bytes, expected 16");
+    }
+
+    private static byte[] resyncDataBody(
+        final long byteOffset, final int dataLength, final int declaredDataLength, final int flags)
+    {
+        final byte[] body = new byte[WriteFlyweight.HEADER_LENGTH + dataLength];
+        new WriteFlyweight().wrap(new UnsafeBuffer(body), 0).writeSequence(1).byteOffset(byteOffset).epoch(1)
+            .dataLength(declaredDataLength).flags(flags);
+        return body;
+    }
+
+    @Test
+    void shouldRejectResyncDataWithAnyFlag()
+    {
+        final EmbeddedChannel channel = decoderChannel(STREAM_DATA, MAX_WRITE_DATA_LENGTH);
+        final List<Frame> valid = feed(channel, frame(RESYNC_DATA, resyncDataBody(4096, 8, 8, 0)), () -> 7);
+        assertEquals(1, valid.size(), "without flags the body is valid");
+        valid.forEach(Frame::release);
+
+        for (final int flag : new int[]{WRITE_FLAG_FUA, WRITE_FLAG_FLUSH, WRITE_FLAG_ACK_RECEIVED, 0x8000})
+        {
+            assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(4096, 8, 8, flag)), Reason.BAD_FLAGS,
+                "RESYNC_DATA write flags 0x" + Integer.toHexString(flag) + ", expected none");
+        }
+    }
+
+    @Test
+    void shouldRejectResyncDataWithReservedBits()
+    {
+        final byte[] reserved16 = resyncDataBody(0, 8, 8, 0);
+        reserved16[WriteFlyweight.RESERVED1_OFFSET + 1] = 1;
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, reserved16), Reason.BAD_FIELD,
+            "RESYNC_DATA reserved field not 0");
+        final byte[] reserved32 = resyncDataBody(0, 8, 8, 0);
+        reserved32[WriteFlyweight.RESERVED2_OFFSET + 3] = (byte)0x80;
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, reserved32), Reason.BAD_FIELD,
+            "RESYNC_DATA reserved field not 0");
+    }
+
+    @Test
+    void shouldRejectResyncDataBeyondASigned64BitOffset()
+    {
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(Long.MAX_VALUE - 10, 11, 11, 0)),
+            Reason.BAD_FIELD,
+            "RESYNC_DATA range of 11 bytes at byte offset 9223372036854775797 overflows a signed 64-bit offset");
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(-4096, 8, 8, 0)), Reason.BAD_FIELD,
+            "RESYNC_DATA byte offset 18446744073709547520, maximum 9223372036854775807");
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(Long.MIN_VALUE, 0, 0, 0)), Reason.BAD_FIELD,
+            "RESYNC_DATA byte offset 9223372036854775808, maximum 9223372036854775807");
+
+        final EmbeddedChannel channel = decoderChannel(STREAM_DATA, MAX_WRITE_DATA_LENGTH);
+        final List<Frame> edge = feed(channel, frame(RESYNC_DATA, resyncDataBody(Long.MAX_VALUE - 10, 10, 10, 0)),
+            () -> 64);
+        assertEquals(1, edge.size(), "a range ending exactly at Long.MAX_VALUE is fine");
+        edge.forEach(Frame::release);
+    }
+
+    @Test
+    void shouldRejectResyncDataWhoseLengthDisagrees()
+    {
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(0, 8, 9, 0)), Reason.BAD_LENGTH,
+            "RESYNC_DATA data length 9 in a body of 40 bytes");
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, resyncDataBody(0, 8, -1, 0)), Reason.BAD_LENGTH,
+            "RESYNC_DATA data length 4294967295 in a body of 40 bytes");
+        assertRejected(STREAM_DATA, frame(RESYNC_DATA, new byte[WriteFlyweight.HEADER_LENGTH - 1]), Reason.BAD_LENGTH,
+            "RESYNC_DATA body of 31 bytes, expected 32..1048608");
+    }
+
+    @Test
+    void shouldRefuseResyncDataAboveTheReceiversMaximumOnItsHeader()
+    {
+        assertRejected(STREAM_DATA, 4096, rawFrame(PROTOCOL_VERSION, RESYNC_DATA, 0, 0,
+            WriteFlyweight.HEADER_LENGTH + 4097, 1, new byte[0]), Reason.FRAME_TOO_LONG,
+            "RESYNC_DATA body of 4129 bytes, maximum 4128");
+        assertRejected(STREAM_DATA, rawFrame(PROTOCOL_VERSION, RESYNC_DATA, 0, 0, 0xFFFF_FFFFL, 1, new byte[0]),
+            Reason.FRAME_TOO_LONG, "RESYNC_DATA body of 4294967295 bytes, maximum 1048608");
+    }
+
+    @Test
+    void shouldRejectResyncMessagesOnTheControlStream()
+    {
+        assertRejected(STREAM_CONTROL, frame(RESYNC_REQUEST, resyncRequestBody(0)), Reason.UNEXPECTED_TYPE,
+            "RESYNC_REQUEST on the CONTROL stream");
+        assertRejected(STREAM_CONTROL, frame(RESYNC_DATA, resyncDataBody(0, 8, 8, 0)), Reason.UNEXPECTED_TYPE,
+            "RESYNC_DATA on the CONTROL stream");
+        assertRejected(STREAM_CONTROL, frame(RESYNC_END, new byte[ResyncEndFlyweight.LENGTH]),
+            Reason.UNEXPECTED_TYPE, "RESYNC_END on the CONTROL stream");
     }
 }

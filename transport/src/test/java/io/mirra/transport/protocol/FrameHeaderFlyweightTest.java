@@ -64,7 +64,8 @@ class FrameHeaderFlyweightTest
     void shouldDeclareStreamsAndBoundsForEveryKnownType()
     {
         final int[] types = {HELLO, AUTH_RESPONSE, AUTH_OK, REFUSE, WRITE, WRITE_ACK, FLUSH, TRIM, WRITE_ZEROES,
-            READ_REQUEST, READ_REPLY, PING, PING_ACK, STATE, TWOPC_PREPARE, TWOPC_COMMIT, TWOPC_ABORT, TWOPC_REPLY};
+            READ_REQUEST, READ_REPLY, PING, PING_ACK, STATE, TWOPC_PREPARE, TWOPC_COMMIT, TWOPC_ABORT, TWOPC_REPLY,
+            RESYNC_REQUEST, RESYNC_DATA, RESYNC_END};
         for (final int type : types)
         {
             assertTrue(isKnownType(type), typeName(type));
@@ -76,7 +77,8 @@ class FrameHeaderFlyweightTest
         assertEquals(STREAM_CONTROL, streamsOf(WRITE_ACK));
         assertEquals(STREAM_CONTROL, streamsOf(PING));
         assertEquals(STREAM_BOTH, streamsOf(HELLO));
-        for (final int type : new int[]{FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE})
+        for (final int type : new int[]{FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE, RESYNC_REQUEST,
+            RESYNC_DATA, RESYNC_END})
         {
             assertEquals(STREAM_DATA, streamsOf(type), typeName(type));
         }
@@ -84,7 +86,7 @@ class FrameHeaderFlyweightTest
         {
             assertEquals(STREAM_CONTROL, streamsOf(type), typeName(type));
         }
-        for (final int reserved : new int[]{0, 5, 15, 18, 19, 20, 21, 27, 49, 50, 55, 64, 66, 70, 0xFFFF})
+        for (final int reserved : new int[]{0, 5, 15, 18, 19, 20, 21, 27, 49, 50, 55, 64, 67, 70, 71, 73, 0xFFFF})
         {
             assertFalse(isKnownType(reserved), "reserved " + reserved);
         }
@@ -94,5 +96,14 @@ class FrameHeaderFlyweightTest
         assertEquals(RangeOpFlyweight.LENGTH, maxBodyLength(TRIM, 4096));
         assertEquals(StateFlyweight.MAX_LENGTH, maxBodyLength(STATE, 0));
         assertEquals(TwoPcReplyFlyweight.MAX_LENGTH, maxBodyLength(TWOPC_REPLY, 0));
+        assertEquals(WriteFlyweight.HEADER_LENGTH, minBodyLength(RESYNC_DATA));
+        assertEquals(WriteFlyweight.HEADER_LENGTH + 4096, maxBodyLength(RESYNC_DATA, 4096));
+        assertEquals(ResyncRequestFlyweight.LENGTH, minBodyLength(RESYNC_REQUEST));
+        assertEquals(ResyncRequestFlyweight.LENGTH, maxBodyLength(RESYNC_REQUEST, 4096));
+        assertEquals(ResyncEndFlyweight.LENGTH, minBodyLength(RESYNC_END));
+        assertEquals(ResyncEndFlyweight.LENGTH, maxBodyLength(RESYNC_END, 4096));
+        assertEquals("RESYNC_REQUEST", typeName(65));
+        assertEquals("RESYNC_DATA", typeName(66));
+        assertEquals("RESYNC_END", typeName(72));
     }
 }

@@ -277,6 +277,36 @@ class MessageFlyweightsTest
     }
 
     @Test
+    void shouldRoundTripResyncRequest()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + ResyncRequestFlyweight.LENGTH]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        new ResyncRequestFlyweight().wrap(buffer, AT).targetGen(-42L).flags(RESYNC_FLAG_FULL);
+        final ResyncRequestFlyweight request = new ResyncRequestFlyweight().wrap(buffer, AT);
+        assertEquals(-42L, request.targetGen());
+        assertEquals(RESYNC_FLAG_FULL, request.flags());
+        assertEquals(0, buffer.getInt(AT + ResyncRequestFlyweight.RESERVED_OFFSET), "reserved zeroed");
+        assertEquals(0x55, buffer.getByte(0), "nothing written before the body");
+        assertEquals(16, ResyncRequestFlyweight.LENGTH);
+        assertEquals(8, ResyncRequestFlyweight.FLAGS_OFFSET);
+        request.flags(0);
+        assertEquals(0, request.flags());
+    }
+
+    @Test
+    void shouldRoundTripResyncEnd()
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[AT + ResyncEndFlyweight.LENGTH]);
+        buffer.setMemory(0, buffer.capacity(), (byte)0x55);
+        new ResyncEndFlyweight().wrap(buffer, AT).sourceGen(Long.MIN_VALUE).sentBytes(1L << 40);
+        final ResyncEndFlyweight end = new ResyncEndFlyweight().wrap(buffer, AT);
+        assertEquals(Long.MIN_VALUE, end.sourceGen());
+        assertEquals(1L << 40, end.sentBytes());
+        assertEquals(0x55, buffer.getByte(0), "nothing written before the body");
+        assertEquals(16, ResyncEndFlyweight.LENGTH);
+    }
+
+    @Test
     void shouldRoundTripTwoPcReply()
     {
         final String message = "node b: volume 0 is Outdated — refusing";

@@ -25,7 +25,8 @@ class WireProtocolDocTest
 {
     private static final Path DOC = Path.of("..", "docs", "wire-protocol.md");
     private static final List<String> CODE_PREFIXES = List.of(
-        "WRITE_FLAG_", "ACK_FLAG_", "RANGE_FLAG_", "STATE_ROLE_", "TWOPC_KIND_", "TWOPC_YES", "TWOPC_NO");
+        "WRITE_FLAG_", "ACK_FLAG_", "RANGE_FLAG_", "STATE_ROLE_", "STATE_FLAG_", "RESYNC_FLAG_", "TWOPC_KIND_",
+        "TWOPC_YES", "TWOPC_NO", "TWOPC_RETRY");
 
     private static String doc() throws IOException
     {
@@ -58,7 +59,7 @@ class WireProtocolDocTest
                 "wire-protocol.md lacks a section (### heading) naming " + typeName(type));
             assertTrue(max <= MAX_FRAME_BODY_LENGTH, typeName(type) + " above MAX_FRAME_BODY_LENGTH");
         }
-        assertTrue(declared >= 18, "declared types: " + declared);
+        assertTrue(declared >= 21, "declared types: " + declared);
         for (int reason = REFUSE_WRONG_RESOURCE; reason <= REFUSE_HANDSHAKE_TIMEOUT; reason++)
         {
             final String row = "| " + refuseReasonName(reason) + " | " + reason + " |";
@@ -89,9 +90,11 @@ class WireProtocolDocTest
                 listed++;
             }
         }
-        assertTrue(listed >= 12, "flags and codes: " + listed);
+        assertTrue(listed >= 15, "flags and codes: " + listed);
         assertEquals(KNOWN_WRITE_FLAGS, WRITE_FLAG_FUA | WRITE_FLAG_FLUSH | WRITE_FLAG_ACK_RECEIVED);
         assertEquals(KNOWN_RANGE_FLAGS, RANGE_FLAG_NO_HOLE | RANGE_FLAG_FUA);
+        assertEquals(KNOWN_STATE_FLAGS, STATE_FLAG_SEEN);
+        assertEquals(KNOWN_RESYNC_FLAGS, RESYNC_FLAG_FULL);
         for (final FrameDecodingException.Reason reason : FrameDecodingException.Reason.values())
         {
             assertTrue(doc.contains("| " + reason.name() + " |"), "wire-protocol.md lacks the decoder reason " +
