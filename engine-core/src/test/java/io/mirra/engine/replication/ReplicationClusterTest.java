@@ -134,13 +134,19 @@ class ReplicationClusterTest
         final EngineCluster.Node b = cluster.node("b");
         a.promote();
         b.disk(0).holdWriteAt(8192);
-        a.write(0, 8192, new byte[4096], false);
-        awaitCondition("b is applying W1", () -> b.disk(0).isHolding());
-        a.write(1, 0, new byte[4096], false);
-        awaitCondition("W2 reached b", () -> b.resource.status().connections().get(0).peerDevices().get(1)
-            .receivedBytes() == 4096);
-        assertEquals(List.of(), b.disk(1).writeOffsets, "W2 was applied while W1 was still being written");
-        b.disk(0).release();
+        try
+        {
+            a.write(0, 8192, new byte[4096], false);
+            awaitCondition("b is applying W1", () -> b.disk(0).isHolding());
+            a.write(1, 0, new byte[4096], false);
+            awaitCondition("W2 reached b", () -> b.resource.status().connections().get(0).peerDevices().get(1)
+                .receivedBytes() == 4096);
+            assertEquals(List.of(), b.disk(1).writeOffsets, "W2 was applied while W1 was still being written");
+        }
+        finally
+        {
+            b.disk(0).release(); // never leave a disk thread blocked, even when the assertion fails
+        }
         awaitCondition("W2 applied", () -> b.disk(1).writeOffsets.size() == 1);
         assertEquals(List.of(8192L), b.disk(0).writeOffsets);
     }
@@ -433,10 +439,15 @@ class ReplicationClusterTest
             {
                 try
                 {
-                    // Read one volume, then the other (alternating): a record seen in the first read must have every
-                    // earlier record visible in the same or the later read.
+                    // Read one volume block by block from the last slot down, then the other volume (alternating
+                    // which comes first). Every earlier record is then read after the newest one seen in the first
+                    // volume was already visible: if the order was kept, it must be visible too.
                     final int first = round++ % 2;
-                    final byte[] one = b.readDisk(first, 0, 200 * 4096);
+                    final byte[] one = new byte[200 * 4096];
+                    for (int slot = 199; slot >= 0; slot--)
+                    {
+                        System.arraycopy(b.readDisk(first, 4096L * slot, 4096), 0, one, slot * 4096, 4096);
+                    }
                     final byte[] two = b.readDisk(1 - first, 0, 200 * 4096);
                     int newestInFirst = 0;
                     for (int slot = 0; slot < 200; slot++)
