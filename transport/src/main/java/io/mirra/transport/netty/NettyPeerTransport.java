@@ -164,7 +164,9 @@ public final class NettyPeerTransport implements AutoCloseable
         final Class<? extends ServerChannel> type = epoll ? EpollServerSocketChannel.class :
             NioServerSocketChannel.class;
         final Channel server = new ServerBootstrap()
-            .group(group)
+            // Every channel of this transport lives on its one loop: a link's state is confined to that thread.
+            // (On a shared group, the group would spread accepted streams over its loops.)
+            .group(loop)
             .channel(type)
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
@@ -226,6 +228,17 @@ public final class NettyPeerTransport implements AutoCloseable
     public String lastUnattributedRefusal()
     {
         return lastUnattributedRefusal;
+    }
+
+    /**
+     * For tests: whether every channel of this transport runs on its loop (a link's state relies on it).
+     *
+     * @return true when no channel lives on another event loop.
+     */
+    boolean allChannelsOnLoop()
+    {
+        return loop.submit(() -> channels.stream().allMatch((ch) -> ch.eventLoop() == loop)).syncUninterruptibly()
+            .getNow();
     }
 
     /** @return this node's name. */

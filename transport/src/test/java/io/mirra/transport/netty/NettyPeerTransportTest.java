@@ -177,6 +177,40 @@ class NettyPeerTransportTest
     }
 
     @Test
+    void shouldKeepEveryStreamOfATransportOnItsLoopWhenTheGroupIsShared()
+    {
+        // A shared group spreads accepted channels over its loops unless the transport pins them: a link whose two
+        // streams run on two threads can come UP twice or lose an update.
+        final io.netty.channel.EventLoopGroup shared = NettyPeerTransport.newIoGroup(8, "shared-io-test");
+        try
+        {
+            final Recorder bravoEvents = new Recorder();
+            final Recorder alphaEvents = new Recorder();
+            recorders.add(bravoEvents);
+            recorders.add(alphaEvents);
+            final ReconnectPolicy policy = new ReconnectPolicy(TimeUnit.MILLISECONDS.toNanos(20),
+                TimeUnit.MILLISECONDS.toNanos(200), seed);
+            try (NettyPeerTransport bravo = new NettyPeerTransport(config("bravo", "alpha", "s3cret"), bravoEvents,
+                policy, shared);
+                NettyPeerTransport alpha = new NettyPeerTransport(config("alpha", "bravo", "s3cret"), alphaEvents,
+                    policy, shared))
+            {
+                final InetSocketAddress address = bravo.listen(HOST, 0);
+                final PeerLink alphaLink = alpha.connect("bravo", HOST, address.getPort());
+                awaitUp(alphaLink, bravo.link("alpha"));
+                await("onLinkUp on both sides", () -> alphaEvents.ups.get() >= 1 && bravoEvents.ups.get() >= 1);
+                assertTrue(bravo.allChannelsOnLoop(), "accepted streams on another loop than the link's");
+                assertTrue(alpha.allChannelsOnLoop(), "dialled streams on another loop than the link's");
+                assertEquals(1, bravoEvents.ups.get());
+            }
+        }
+        finally
+        {
+            shared.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
     void shouldComeUpWithBothStreamsAndExchangeWriteAndAck() throws InterruptedException
     {
         final Pair pair = new Pair().connect();
