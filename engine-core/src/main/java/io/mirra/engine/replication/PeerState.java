@@ -52,6 +52,9 @@ final class PeerState
     final long[] resyncSent;
     /** Counts resyncs started, so reads of an abandoned resync are recognised when they complete. */
     final long[] resyncSession;
+    /** SyncSource side, per volume: the rate limit of the running resync, and whether a delayed pump is pending. */
+    final ResyncRateLimiter[] resyncLimiter;
+    final boolean[] resyncPumpScheduled;
     final long[] receivedBytes;
     long unackedBytes;
     long unackedRequests;
@@ -87,6 +90,8 @@ final class PeerState
         resyncInFlight = new int[volumes];
         resyncSent = new long[volumes];
         resyncSession = new long[volumes];
+        resyncLimiter = new ResyncRateLimiter[volumes];
+        resyncPumpScheduled = new boolean[volumes];
         receivedBytes = new long[volumes];
         for (int v = 0; v < volumes; v++)
         {

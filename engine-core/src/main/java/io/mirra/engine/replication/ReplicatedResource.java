@@ -971,6 +971,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncCursor[v] = 0;
             peer.resyncInFlight[v] = 0;
             peer.resyncSent[v] = 0;
+            peer.resyncLimiter[v] = new ResyncRateLimiter(spec.resyncRateMaxBytesPerSec(), System::nanoTime);
             LOG.log(Level.INFO, "{0}/{1}: resync to {2} starts: {3} bytes out of sync ({4})", spec.name(), v,
                 peer.name(), peer.outOfSync[v].outOfSyncBytes(), full ? "full" : "bitmap");
             pumpResync(peer, v);
@@ -1033,6 +1034,29 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             while (end < bits.bitCount() && end - bit < maxBits && bits.test(end))
             {
                 end++;
+            }
+            final long waitNs = peer.resyncLimiter[v].tryAcquire(
+                Math.min(end << shift, spec.volumeSizes()[v]) - (bit << shift));
+            if (waitNs > 0)
+            {
+                // resync-rate-max: come back when the bucket holds this chunk.
+                if (!peer.resyncPumpScheduled[v])
+                {
+                    peer.resyncPumpScheduled[v] = true;
+                    final long session = peer.resyncSession[v];
+                    CompletableFuture.delayedExecutor(waitNs, TimeUnit.NANOSECONDS).execute(() ->
+                    {
+                        synchronized (this)
+                        {
+                            peer.resyncPumpScheduled[v] = false;
+                            if (peer.resyncActive[v] && peer.resyncSession[v] == session)
+                            {
+                                pumpResync(peer, v);
+                            }
+                        }
+                    });
+                }
+                return;
             }
             peer.resyncCursor[v] = end;
             // Cleared now; a write to the range from here on marks it again (it waits for this read to be sent).

@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param readBalancing    how diskless reads pick a peer.
  * @param asyncMaxUnackedBytes protocol A: data sent to a peer and not yet on its disk beyond which writes wait for
  *                         the peer (the bounded send queue).
+ * @param resyncRateMaxBytesPerSec upper bound of the resync rate per peer and volume ({@code resync-rate-max}); 0 for
+ *                         none.
  */
 public record ResourceSpec(
     String name,
@@ -37,7 +39,8 @@ public record ResourceSpec(
     int listenPort,
     int bitmapBlockSize,
     ReadBalancing readBalancing,
-    long asyncMaxUnackedBytes)
+    long asyncMaxUnackedBytes,
+    long resyncRateMaxBytesPerSec)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;

@@ -45,6 +45,7 @@ final class EngineCluster implements AutoCloseable
     private final ReadBalancing readBalancing;
     private final long asyncMaxUnacked;
     private final int diskThreads;
+    private final long resyncRateMax;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
     private final Map<String, LinkProxy> proxies = new LinkedHashMap<>();
@@ -61,6 +62,7 @@ final class EngineCluster implements AutoCloseable
         this.readBalancing = b.readBalancing;
         this.asyncMaxUnacked = b.asyncMaxUnacked;
         this.diskThreads = b.diskThreads;
+        this.resyncRateMax = b.resyncRateMax;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
         for (int i = 0; i < names.size(); i++)
@@ -132,7 +134,7 @@ final class EngineCluster implements AutoCloseable
         final InetSocketAddress own = listen.get(name);
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
-            own.getHostString(), own.getPort(), 4096, readBalancing, asyncMaxUnacked);
+            own.getHostString(), own.getPort(), 4096, readBalancing, asyncMaxUnacked, resyncRateMax);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -398,6 +400,7 @@ final class EngineCluster implements AutoCloseable
         private long asyncMaxUnacked = ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT;
         private boolean proxies;
         private int diskThreads = 2;
+        private long resyncRateMax;
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
 
@@ -466,6 +469,12 @@ final class EngineCluster implements AutoCloseable
         Builder secret(final String node, final String secret)
         {
             secrets.put(node, secret);
+            return this;
+        }
+
+        Builder resyncRateMax(final long bytesPerSecond)
+        {
+            this.resyncRateMax = bytesPerSecond;
             return this;
         }
 

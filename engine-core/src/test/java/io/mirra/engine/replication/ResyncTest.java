@@ -114,7 +114,9 @@ class ResyncTest
     void shouldResyncWhileTheApplicationKeepsWriting() throws Exception
     {
         final Random random = new Random(SEED);
-        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        // A resync rate limit (8 MiB/s for about 4 MiB out of sync) keeps the resync going while the writes land.
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).resyncRateMax(8L << 20).diskNodes("a", "b")
+            .proxies(true).build();
         cluster.awaitAllConnected();
         final EngineCluster.Node a = cluster.node("a");
         a.promote();
