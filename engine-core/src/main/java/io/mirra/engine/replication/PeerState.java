@@ -52,6 +52,8 @@ final class PeerState
     final long[] resyncSent;
     /** Counts resyncs started, so reads of an abandoned resync are recognised when they complete. */
     final long[] resyncSession;
+    /** SyncSource side, per volume: when the running resync started (System.nanoTime). */
+    final long[] resyncStartNs;
     /** SyncSource side, per volume: the rate limit of the running resync, and whether a delayed pump is pending. */
     final ResyncRateLimiter[] resyncLimiter;
     final boolean[] resyncPumpScheduled;
@@ -90,6 +92,7 @@ final class PeerState
         resyncInFlight = new int[volumes];
         resyncSent = new long[volumes];
         resyncSession = new long[volumes];
+        resyncStartNs = new long[volumes];
         resyncLimiter = new ResyncRateLimiter[volumes];
         resyncPumpScheduled = new boolean[volumes];
         receivedBytes = new long[volumes];

@@ -972,6 +972,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncInFlight[v] = 0;
             peer.resyncSent[v] = 0;
             peer.resyncLimiter[v] = new ResyncRateLimiter(spec.resyncRateMaxBytesPerSec(), System::nanoTime);
+            peer.resyncStartNs[v] = System.nanoTime();
             LOG.log(Level.INFO, "{0}/{1}: resync to {2} starts: {3} bytes out of sync ({4})", spec.name(), v,
                 peer.name(), peer.outOfSync[v].outOfSyncBytes(), full ? "full" : "bitmap");
             pumpResync(peer, v);
@@ -2320,11 +2321,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 final long outOfSync = peer.outOfSync[v] == null ? 0 : peer.outOfSync[v].outOfSyncBytes();
                 final long size = spec.volumeSizes()[v];
+                long rate = 0;
+                long secondsLeft = -1;
+                if (peer.resyncActive[v])
+                {
+                    final long elapsedNs = Math.max(1, System.nanoTime() - peer.resyncStartNs[v]);
+                    rate = (long)(peer.resyncSent[v] * 1e9 / elapsedNs);
+                    secondsLeft = rate > 0 ? (outOfSync + rate - 1) / rate : -1;
+                }
                 peerDevices.add(new ResourceStatus.PeerDeviceStatus(v,
                     peer.isUp() ? peer.replication[v] : ReplicationState.OFF,
                     peer.isUp() ? peer.diskStates[v] : DiskState.D_UNKNOWN, peer.isDiskless(v), outOfSync,
                     peer.sentBytes[v], peer.receivedBytes[v], peer.running.size() + peer.queued.size(),
-                    peer.unackedRequests, size == 0 ? 100.0 : 100.0 * (size - outOfSync) / size));
+                    peer.unackedRequests, size == 0 ? 100.0 : 100.0 * (size - outOfSync) / size, rate, secondsLeft));
             }
             connections.add(new ResourceStatus.ConnectionStatus(peer.name(), peer.spec.nodeId(),
                 connectionState(peer), connectionReason(peer), peer.isUp() ? peer.role : Role.UNKNOWN,

@@ -95,6 +95,8 @@ public record ResourceStatus(
      * @param pending          requests from the peer being applied here.
      * @param unacked          requests sent to the peer and not acknowledged yet.
      * @param percentInSync    100 * (size - out of sync) / size.
+     * @param resyncBytesPerSec  average rate of the resync this node sends to the peer, 0 when none runs.
+     * @param resyncSecondsLeft  estimated seconds until that resync ends at that rate, -1 when unknown.
      */
     public record PeerDeviceStatus(
         int volume,
@@ -106,7 +108,30 @@ public record ResourceStatus(
         long receivedBytes,
         long pending,
         long unacked,
-        double percentInSync)
+        double percentInSync,
+        long resyncBytesPerSec,
+        long resyncSecondsLeft)
     {
+        /**
+         * Without resync figures.
+         *
+         * @param volume           volume number.
+         * @param replicationState replication state.
+         * @param peerDiskState    the peer's disk state.
+         * @param peerClient       the peer is diskless.
+         * @param outOfSyncBytes   bytes out of sync.
+         * @param sentBytes        bytes sent.
+         * @param receivedBytes    bytes received.
+         * @param pending          requests being applied.
+         * @param unacked          requests not acknowledged.
+         * @param percentInSync    share in sync.
+         */
+        public PeerDeviceStatus(final int volume, final ReplicationState replicationState,
+            final DiskState peerDiskState, final boolean peerClient, final long outOfSyncBytes, final long sentBytes,
+            final long receivedBytes, final long pending, final long unacked, final double percentInSync)
+        {
+            this(volume, replicationState, peerDiskState, peerClient, outOfSyncBytes, sentBytes, receivedBytes,
+                pending, unacked, percentInSync, 0, -1);
+        }
     }
 }

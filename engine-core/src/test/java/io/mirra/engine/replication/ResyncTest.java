@@ -187,4 +187,30 @@ class ResyncTest
         awaitUpToDate("b");
         awaitEqualDisks("a", "b");
     }
+
+    @Test
+    void shouldReportResyncProgressWithRateAndTimeLeft() throws Exception
+    {
+        // 1 MiB/s for 3 MiB out of sync: the first second's worth goes at once, the rest takes about two seconds.
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).resyncRateMax(1L << 20).diskNodes("a", "b")
+            .proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
+        a.write(0, 0, new byte[3 << 20], false);
+        cluster.proxy("a", "b").heal();
+        awaitCondition("a reports the resync with its rate and time left", () ->
+        {
+            final ResourceStatus.PeerDeviceStatus pd = connection("a", "b").peerDevices().get(0);
+            return pd.replicationState() == ReplicationState.SYNC_SOURCE && pd.resyncBytesPerSec() > 0 &&
+                pd.resyncSecondsLeft() >= 0 && pd.percentInSync() < 100.0;
+        });
+        awaitUpToDate("b");
+        final ResourceStatus.PeerDeviceStatus done = connection("a", "b").peerDevices().get(0);
+        assertEquals(0, done.resyncBytesPerSec());
+        assertEquals(-1, done.resyncSecondsLeft());
+        awaitEqualDisks("a", "b");
+    }
 }

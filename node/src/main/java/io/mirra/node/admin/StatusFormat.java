@@ -179,6 +179,15 @@ public final class StatusFormat
             if (resyncing(peerDevice.replicationState()))
             {
                 pd.add("done:" + percent(peerDevice.percentInSync()));
+                if (peerDevice.resyncBytesPerSec() > 0)
+                {
+                    // mirra's addition: drbdadm shows these only with --verbose --statistics
+                    pd.add("rate:" + kib(peerDevice.resyncBytesPerSec()) + "K/s");
+                }
+                if (peerDevice.resyncSecondsLeft() >= 0)
+                {
+                    pd.add("left:" + peerDevice.resyncSecondsLeft() + "s");
+                }
             }
             if (peerDevice.outOfSyncBytes() > 0)
             {
@@ -240,6 +249,8 @@ public final class StatusFormat
                 {
                     // drbdsetup's figure when it has no resync details: the share of the volume in sync
                     json.name("percent-resync-done").value(peerDevice.percentInSync(), 2);
+                    json.field("mirra-resync-rate", kib(peerDevice.resyncBytesPerSec()))
+                        .field("mirra-resync-seconds-left", peerDevice.resyncSecondsLeft());
                 }
                 json.endObject();
             }

@@ -20,6 +20,7 @@ import static io.mirra.node.admin.MiniJson.object;
 import static io.mirra.node.admin.StatusFixtures.disk;
 import static io.mirra.node.admin.StatusFixtures.GIB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 @Timeout(10)
@@ -79,6 +80,27 @@ class StatusFormatTest
             "    peer-disk:Diskless peer-client:yes",
             "",
             ""), StatusFormat.text(List.of(StatusFixtures.syncingPeer())));
+    }
+
+    @Test
+    void shouldShowTheRateAndTimeLeftOfAResyncThisNodeSends()
+    {
+        final io.mirra.engine.replication.ResourceStatus.PeerDeviceStatus pd =
+            new io.mirra.engine.replication.ResourceStatus.PeerDeviceStatus(0,
+                io.mirra.engine.replication.ReplicationState.SYNC_SOURCE,
+                io.mirra.engine.replication.DiskState.INCONSISTENT, false, 560L << 20, 7L << 20, 2L << 20, 1, 2,
+                45.3125, 2L << 20, 280);
+        final io.mirra.engine.replication.ResourceStatus status = new io.mirra.engine.replication.ResourceStatus(
+            "demo", "alpha", 0, io.mirra.engine.replication.Role.PRIMARY, false, List.of(),
+            List.of(new io.mirra.engine.replication.ResourceStatus.ConnectionStatus("bravo", 1,
+                io.mirra.engine.replication.ConnectionState.CONNECTED, null,
+                io.mirra.engine.replication.Role.SECONDARY, false, List.of(pd))));
+        final String text = StatusFormat.text(List.of(status));
+        assertTrue(text.contains("replication:SyncSource peer-disk:Inconsistent done:45.31 rate:2048K/s left:280s " +
+            "out-of-sync:573440"), text);
+        final String json = StatusFormat.json(List.of(status));
+        assertTrue(json.replace(" ", "").contains("\"mirra-resync-rate\":2048"), json);
+        assertTrue(json.replace(" ", "").contains("\"mirra-resync-seconds-left\":280"), json);
     }
 
     @Test
