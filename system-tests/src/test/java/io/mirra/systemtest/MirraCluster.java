@@ -1,5 +1,6 @@
 package io.mirra.systemtest;
 
+import io.mirra.test.Json;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

@@ -1,5 +1,6 @@
 package io.mirra.systemtest;
 
+import io.mirra.test.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -224,13 +225,10 @@ final class EngineCluster implements AutoCloseable
             {
                 throw new AssertionError("timed out after " + DEADLINE + " waiting for: " + what);
             }
-            try
+            // Poll the condition until its deadline (the wait synchronizes nothing by itself).
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            if (Thread.currentThread().isInterrupted())
             {
-                Thread.sleep(5); // polling a condition with a deadline, not synchronizing by sleeping
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
                 throw new AssertionError("interrupted waiting for: " + what);
             }
         }

@@ -1,5 +1,6 @@
 package io.mirra.node.admin;
 
+import io.mirra.test.Json;
 import io.mirra.engine.replication.StateEvent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -26,8 +27,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-import static io.mirra.node.admin.MiniJson.array;
-import static io.mirra.node.admin.MiniJson.object;
+import static io.mirra.test.Json.array;
+import static io.mirra.test.Json.object;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -94,7 +95,7 @@ class AdminEndToEndTest
     {
         final Result result = run("status", "demo", "--json");
         assertEquals(0, result.code(), result.err());
-        final List<Object> root = array(MiniJson.parse(result.out()));
+        final List<Object> root = array(Json.parseStrict(result.out()));
         assertEquals(1, root.size());
         assertEquals("demo", object(root.get(0)).get("name"));
         assertEquals("AUTH_FAILED: the peer does not know the shared secret",
@@ -361,9 +362,9 @@ class AdminEndToEndTest
         assertEquals("{\"action\":\"change\",\"object\":\"device\",\"name\":\"de\\\"mo\",\"volume\":\"0\"," +
             "\"disk\":\"UpToDate\"}", first);
         assertEquals(Map.of("action", "change", "object", "device", "name", "de\"mo", "volume", "0",
-            "disk", "UpToDate"), MiniJson.parse(first));
+            "disk", "UpToDate"), Json.parseStrict(first));
         assertEquals(Map.of("action", "destroy", "object", "connection", "name", "demo", "conn-name", "charlie"),
-            MiniJson.parse(client.out.next()));
+            Json.parseStrict(client.out.next()));
         client.thread.interrupt();
         assertEquals(AdminClient.EXIT_INTERRUPTED, client.exitCode());
         assertTrue(ops.unsubscribed.tryAcquire(WAIT_S, TimeUnit.SECONDS));

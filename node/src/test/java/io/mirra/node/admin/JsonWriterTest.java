@@ -1,5 +1,6 @@
 package io.mirra.node.admin;
 
+import io.mirra.test.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -40,7 +41,7 @@ class JsonWriterTest
         assertEquals("\"q\\\"b\\\\s/n\\nr\\rt\\tb\\bf\\fc\\u0000\\u001fls\\u2028ok\u00e9\ud83d\ude00lone\\ud800\"",
             sb.toString());
         assertEquals("q\"b\\s/n\nr\rt\tb\bf\fc\u0000\u001fls\u2028ok\u00e9\ud83d\ude00lone\ud800",
-            MiniJson.parse(sb.toString()));
+            Json.parseStrict(sb.toString()));
     }
 
     @Test
@@ -48,7 +49,7 @@ class JsonWriterTest
     {
         assertEquals("[0.00,0.00,-1.50]", new JsonWriter(false).beginArray().value(Double.NaN, 2)
             .value(Double.POSITIVE_INFINITY, 2).value(-1.5, 2).endArray().toString());
-        assertEquals(Map.of("n", List.of()), MiniJson.parse(new JsonWriter(false).beginObject().name("n")
+        assertEquals(Map.of("n", List.of()), Json.parseStrict(new JsonWriter(false).beginObject().name("n")
             .beginArray().endArray().endObject().toString()));
     }
 }

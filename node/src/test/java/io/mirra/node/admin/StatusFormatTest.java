@@ -1,5 +1,6 @@
 package io.mirra.node.admin;
 
+import io.mirra.test.Json;
 import io.mirra.engine.replication.ConnectionState;
 import io.mirra.engine.replication.DiskState;
 import io.mirra.engine.replication.ReplicationState;
@@ -15,8 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import static io.mirra.node.admin.MiniJson.array;
-import static io.mirra.node.admin.MiniJson.object;
+import static io.mirra.test.Json.array;
+import static io.mirra.test.Json.object;
 import static io.mirra.node.admin.StatusFixtures.disk;
 import static io.mirra.node.admin.StatusFixtures.GIB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -149,7 +150,7 @@ class StatusFormatTest
     @Test
     void shouldWriteJsonWithTheFieldNamesOfDrbdsetupStatus()
     {
-        final List<Object> root = array(MiniJson.parse(StatusFormat.json(
+        final List<Object> root = array(Json.parseStrict(StatusFormat.json(
             List.of(StatusFixtures.threeNodes(), StatusFixtures.twoVolumes()))));
         assertEquals(2, root.size());
 
@@ -207,7 +208,7 @@ class StatusFormatTest
         final String name = "we\"ird\\name\n\t\u0001é";
         final ResourceStatus resource = new ResourceStatus(name, "alpha", 0, Role.SECONDARY, false, List.of(),
             List.of());
-        final Map<String, Object> parsed = object(array(MiniJson.parse(StatusFormat.json(List.of(resource)))).get(0));
+        final Map<String, Object> parsed = object(array(Json.parseStrict(StatusFormat.json(List.of(resource)))).get(0));
         assertEquals(name, parsed.get("name"));
     }
 }

@@ -1,4 +1,4 @@
-package io.mirra.systemtest;
+package io.mirra.test;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -7,17 +7,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A small strict JSON reader for client output ({@code nbdinfo --json}, {@code fio --output-format=json}): objects
- * become {@link Map}, arrays {@link List}, numbers {@link BigDecimal}, plus {@link String}, {@link Boolean} and null.
+ * A small strict JSON reader for tests (client output such as {@code nbdinfo --json} and
+ * {@code fio --output-format=json}, and mirra's own admin JSON): objects become {@link Map} (a repeated name keeps the
+ * last value, or is an error with {@link #parseStrict(String)}), arrays {@link List}, numbers {@link BigDecimal}, plus {@link String}, {@link Boolean} and null. It fails on
+ * anything RFC 8259 does not allow, so a test that parses output also checks that it is valid JSON.
  */
-final class Json
+public final class Json
 {
     private final String text;
+    private final boolean uniqueNames;
     private int pos;
 
-    private Json(final String text)
+    private Json(final String text, final boolean uniqueNames)
     {
         this.text = text;
+        this.uniqueNames = uniqueNames;
     }
 
     /**
@@ -25,9 +29,27 @@ final class Json
      * @return the value.
      * @throws IllegalArgumentException on malformed input, naming the position.
      */
-    static Object parse(final String text)
+    public static Object parse(final String text)
     {
-        final Json json = new Json(text);
+        return parse(text, false);
+    }
+
+    /**
+     * Like {@link #parse(String)}, and an object naming a member twice is an error too (RFC 8259 only says names
+     * SHOULD be unique; fio repeats them, mirra's own output must not).
+     *
+     * @param text one JSON value, with optional surrounding whitespace.
+     * @return the value.
+     * @throws IllegalArgumentException on malformed input or a duplicate name, naming the position.
+     */
+    public static Object parseStrict(final String text)
+    {
+        return parse(text, true);
+    }
+
+    private static Object parse(final String text, final boolean uniqueNames)
+    {
+        final Json json = new Json(text, uniqueNames);
         final Object value = json.value();
         json.skipWhitespace();
         if (json.pos != text.length())
@@ -37,9 +59,27 @@ final class Json
         return value;
     }
 
+    /**
+     * @param value a parsed value.
+     * @return it as an object.
+     */
+    public static Map<String, Object> object(final Object value)
+    {
+        return object(value, "value");
+    }
+
+    /**
+     * @param value a parsed value.
+     * @return it as an array.
+     */
+    public static List<Object> array(final Object value)
+    {
+        return array(value, "value");
+    }
+
     /** @return {@code value} as an object, or an assertion-friendly failure. */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> object(final Object value, final String what)
+    public static Map<String, Object> object(final Object value, final String what)
     {
         if (!(value instanceof Map))
         {
@@ -50,7 +90,7 @@ final class Json
 
     /** @return {@code value} as an array. */
     @SuppressWarnings("unchecked")
-    static List<Object> array(final Object value, final String what)
+    public static List<Object> array(final Object value, final String what)
     {
         if (!(value instanceof List))
         {
@@ -60,7 +100,7 @@ final class Json
     }
 
     /** @return member {@code key} of {@code object} as a long. */
-    static long longValue(final Map<String, Object> object, final String key)
+    public static long longValue(final Map<String, Object> object, final String key)
     {
         final Object value = object.get(key);
         if (!(value instanceof BigDecimal))
@@ -121,6 +161,10 @@ final class Json
             final String key = string();
             skipWhitespace();
             expect(':');
+            if (uniqueNames && map.containsKey(key))
+            {
+                throw error("duplicate name " + key);
+            }
             map.put(key, value());
             skipWhitespace();
             if (peek() == ',')
