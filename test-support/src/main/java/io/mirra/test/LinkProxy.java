@@ -27,6 +27,7 @@ public final class LinkProxy implements AutoCloseable
     private final List<Socket> sockets = new ArrayList<>();
     private final Thread acceptor;
     private volatile boolean cut;
+    private volatile boolean blackhole;
     private volatile long delayMillis;
     private volatile boolean closed;
     private final AtomicInteger accepted = new AtomicInteger();
@@ -70,6 +71,16 @@ public final class LinkProxy implements AutoCloseable
     public void heal()
     {
         cut = false;
+        blackhole = false;
+    }
+
+    /**
+     * Keep the connections open but drop every byte from now on, both directions (a link that hangs), until
+     * {@link #heal()}.
+     */
+    public void blackhole()
+    {
+        blackhole = true;
     }
 
     /**
@@ -141,7 +152,10 @@ public final class LinkProxy implements AutoCloseable
                     {
                         break;
                     }
-                    os.write(buf, 0, n);
+                    if (!blackhole)
+                    {
+                        os.write(buf, 0, n);
+                    }
                 }
             }
             catch (final IOException | InterruptedException ex)

@@ -528,19 +528,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             // A copy that had our data is about to miss a write: start a new generation first (its STATE precedes
             // the write on every data stream), so that copy is told apart when it comes back. Not earlier: a copy
             // that missed nothing stays in sync.
-            for (int v = 0; v < spec.volumeCount(); v++)
-            {
-                for (final PeerState peer : peers)
-                {
-                    if (!peer.isDiskless(v) && peer.sameGen[v] && !peer.replicates(v))
-                    {
-                        // Its bits count from here: they are exactly what it lacks while it has this generation.
-                        peer.bitmapBaseGen[v] = metas[v].currentGen();
-                        peer.sameGen[v] = false;
-                    }
-                }
-            }
-            newGenerations("writing while a peer with a copy is away");
+            rotateForAbsentPeers("writing while a peer with a copy is away");
         }
         if (newEpochPending)
         {
@@ -607,6 +595,33 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     }
 
     /** Under the lock. @return true when a peer whose copy has our generation would not receive a write. */
+    /**
+     * Under the lock: peers with a copy that had our generation miss writes from now on (or just missed some): their
+     * bits count from our current generation, and a new one starts, so on reconnect they are recognised as older and
+     * resync exactly their bits.
+     */
+    private void rotateForAbsentPeers(final String why)
+    {
+        boolean any = false;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            for (final PeerState peer : peers)
+            {
+                if (!peer.isDiskless(v) && peer.sameGen[v] && !peer.replicates(v))
+                {
+                    // Its bits count from here: they are exactly what it lacks while it has this generation.
+                    peer.bitmapBaseGen[v] = metas[v].currentGen();
+                    peer.sameGen[v] = false;
+                    any = true;
+                }
+            }
+        }
+        if (any)
+        {
+            newGenerations(why);
+        }
+    }
+
     private boolean missesInSyncPeer(final int volume)
     {
         for (final PeerState peer : peers)
@@ -883,11 +898,13 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 touched.add(op);
             }
         });
+        boolean missed = false;
         for (final PrimaryOp op : touched)
         {
             if (op.kind != PrimaryOp.FLUSH)
             {
                 peer.markOutOfSync(op.volume, op.offset, op.length);
+                missed |= !peer.isDiskless(op.volume) && peer.sameGen[op.volume];
             }
             if (op.acksNeeded[i] > 0)
             {
@@ -897,6 +914,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.durableOutstanding -= op.durableByPeer[i];
             op.durableByPeer[i] = 0;
             maybeComplete(op);
+        }
+        if (missed)
+        {
+            // Writes it may not have received completed without it: the same generation would hide them.
+            rotateForAbsentPeers("writes in flight to " + peer.name() + " when its link went down");
         }
         peer.unackedBytes = 0;
         peer.unackedRequests = 0;

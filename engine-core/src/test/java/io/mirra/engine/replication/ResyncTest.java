@@ -111,6 +111,36 @@ class ResyncTest
     }
 
     @Test
+    void shouldResyncWritesThatWereInFlightWhenTheLinkWentDown() throws Exception
+    {
+        final Random random = new Random(SEED);
+        // Protocol A: writes complete on the local disk; the peer's copy is behind by what the link still carried.
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).protocol(Protocol.A).diskNodes("a", "b")
+            .proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        a.write(0, 0, new byte[4096], false);
+        awaitEqualDisks("a", "b");
+        final String genBefore = a.resource.currentGeneration(0);
+        // The link hangs: what a sends from here never reaches b, and no write follows the drop.
+        cluster.proxy("a", "b").blackhole();
+        final byte[] data = new byte[64 * 1024];
+        random.nextBytes(data);
+        a.write(0, 1 << 20, data, false);
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
+        assertEquals(data.length, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
+        assertTrue(!a.resource.currentGeneration(0).equals(genBefore),
+            "a write b missed starts a new generation even when no write follows the drop");
+        cluster.proxy("a", "b").heal();
+        awaitCondition("b resynced from a", () -> connection("a", "b").peerDevices().get(0).replicationState() ==
+            ReplicationState.ESTABLISHED && connection("a", "b").peerDevices().get(0).outOfSyncBytes() == 0);
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+    }
+
+    @Test
     void shouldResyncWhileTheApplicationKeepsWriting() throws Exception
     {
         final Random random = new Random(SEED);
