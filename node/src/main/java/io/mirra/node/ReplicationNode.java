@@ -233,7 +233,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         return new ResourceSpec(r.name(), nodeName, me.nodeId(), sizes, disklessFlags(me, volumes), peers,
             Protocol.valueOf(r.connection().protocol().name()), secret, me.stateDir(), me.address().host(),
             me.address().port(), r.options().bitmapBlockSizeBytes(), ReadBalancing.ROUND_ROBIN,
-            ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec());
+            ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
+            r.options().alExtents());
     }
 
     private static boolean[] disklessFlags(final NodeConfig node, final int volumes)
@@ -395,6 +396,20 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             r.disconnect(peer.orElse(null));
         }
         catch (final IllegalArgumentException ex)
+        {
+            throw new AdminException(ex.getMessage());
+        }
+    }
+
+    @Override
+    public void invalidate(final String resource) throws AdminException
+    {
+        final ReplicatedResource r = require(resource);
+        try
+        {
+            r.invalidate();
+        }
+        catch (final IllegalStateException ex)
         {
             throw new AdminException(ex.getMessage());
         }

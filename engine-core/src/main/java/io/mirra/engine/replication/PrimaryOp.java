@@ -58,6 +58,8 @@ final class PrimaryOp implements Runnable
     int errno;
     String message;
     boolean dispatched;
+    /** The op holds its extents in the volume's activity log (released at completion). */
+    boolean alHeld;
     boolean completed;
     /** RESYNC: the SyncTarget the range goes to, and the bitmap bits it covers. */
     PeerState resyncPeer;

@@ -1,5 +1,7 @@
 package io.mirra.engine.replication;
 
+import io.mirra.bitmap.BitmapGeometry;
+import io.mirra.bitmap.DirtyBitmap;
 import io.mirra.engine.storage.BlockStore;
 import io.mirra.engine.storage.DiskIoWorkers;
 import io.mirra.engine.storage.StorageException;
@@ -12,6 +14,7 @@ import io.mirra.transport.netty.NettyPeerTransport;
 import io.mirra.transport.netty.OutboundFrames;
 import io.mirra.transport.netty.PeerHandshakeConfig;
 import io.mirra.transport.netty.ReconnectPolicy;
+import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
@@ -97,6 +100,18 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private PeerState[] syncSource;
     /** Per volume: the node crashed as Primary (its copy may hold unacknowledged writes no peer has). */
     private boolean[] crashedPrimary;
+    /** Per volume: ... and its activity log could not say where: only a full resync makes it a copy again. */
+    private boolean[] crashFull;
+    /** Per volume with a disk and a peer with a disk: the activity log, its waiting writes, a transaction running. */
+    private final ActivityLog[] activityLogs;
+    private final java.util.ArrayDeque<PrimaryOp>[] alWaiting;
+    private final boolean[] alTxRunning;
+    /** Per volume with a disk: the persisted out-of-sync bitmaps of the peers. */
+    private final BitmapFile[] bitmapFiles;
+    /** Activity log transactions and bitmap writes: one thread, created at start when a volume needs it. */
+    private java.util.concurrent.ExecutorService metaThread;
+    /** A simulated kill -9 (tests): nothing more is persisted. */
+    private boolean crashed;
     private final RemoteReads remoteReads;
     private final PeerApplier applier;
     private final List<Consumer<StateEvent>> listeners = new CopyOnWriteArrayList<>();
@@ -156,6 +171,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         this.freshDisks = freshDisks.clone();
         final int volumes = spec.volumeCount();
         this.metas = new VolumeMeta[volumes];
+        this.activityLogs = new ActivityLog[volumes];
+        @SuppressWarnings("unchecked")
+        final java.util.ArrayDeque<PrimaryOp>[] waiting = new java.util.ArrayDeque[volumes];
+        this.alWaiting = waiting;
+        this.alTxRunning = new boolean[volumes];
+        this.bitmapFiles = new BitmapFile[volumes];
         this.diskStates = new DiskState[volumes];
         this.readBytes = new long[volumes];
         this.writtenBytes = new long[volumes];
@@ -184,6 +205,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         this.remoteReads = new RemoteReads(spec, peers);
         this.syncSource = new PeerState[spec.volumeCount()];
         this.crashedPrimary = new boolean[spec.volumeCount()];
+        this.crashFull = new boolean[spec.volumeCount()];
+        for (int v = 0; v < volumes; v++)
+        {
+            alWaiting[v] = new java.util.ArrayDeque<>();
+        }
         this.applier = new PeerApplier(this);
     }
 
@@ -201,19 +227,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             if (stores[v] != null)
             {
-                final Path file = spec.metaDir().resolve(spec.name() + "-" + v + ".meta");
-                metas[v] = VolumeMeta.loadOrCreate(file, freshDisks[v]);
-                synchronized (this)
-                {
-                    diskStates[v] = metas[v].diskState();
-                    crashedPrimary[v] = metas[v].wasPrimary();
-                    if (crashedPrimary[v])
-                    {
-                        LOG.log(Level.WARNING, "{0}/{1}: this node crashed as Primary: its copy may hold writes " +
-                            "that were never acknowledged; it takes a full resync from an UpToDate peer",
-                            spec.name(), v);
-                    }
-                }
+                loadVolume(v);
             }
             else
             {
@@ -252,6 +266,145 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         return boundAddress;
     }
 
+    /**
+     * Load a volume's metadata, the peers' bitmaps and the activity log; after a crash, mark the extents of the log
+     * out of sync for every peer and persist the bitmaps before any new transaction can drop those extents.
+     */
+    private void loadVolume(final int v) throws IOException
+    {
+        final Path dir = spec.metaDir();
+        final String base = spec.name() + "-" + v;
+        final String[] names = new String[peers.length];
+        for (int i = 0; i < peers.length; i++)
+        {
+            names[i] = peers[i].name();
+        }
+        final VolumeMeta meta = VolumeMeta.loadOrCreate(dir.resolve(base + ".meta"), freshDisks[v],
+            spec.volumeSizes()[v], spec.bitmapBlockSize(), names);
+        if (meta.loadNote() != null)
+        {
+            LOG.log(Level.WARNING, "{0}/{1}: metadata: {2}", spec.name(), v, meta.loadNote());
+        }
+        final BitmapGeometry geometry = new BitmapGeometry(spec.volumeSizes()[v], spec.bitmapBlockSize());
+        final BitmapFile bitmaps = BitmapFile.open(dir.resolve(base + ".bitmap"), geometry, peers.length);
+        final BitmapGeometry stored = bitmaps.storedGeometry();
+        boolean rewrite = false;
+        boolean anyDiskPeer = false;
+        for (final PeerState peer : peers)
+        {
+            if (peer.outOfSync[v] == null)
+            {
+                continue;
+            }
+            anyDiskPeer = true;
+            long gen = meta.peerBitmapGen(peer.index);
+            if (stored == null || (meta.peerFlags(peer.index) & VolumeMeta.PEER_BITMAP_UNTRUSTED) != 0)
+            {
+                gen = 0; // what the peer lacks is unknown: a resync to it will be full
+            }
+            else if (stored.equals(geometry))
+            {
+                bitmaps.read(peer.index, peer.outOfSync[v]);
+            }
+            else
+            {
+                // The block size changed: widen or split the bits, never losing one (no full resync needed).
+                final DirtyBitmap old = new DirtyBitmap(stored);
+                bitmaps.read(peer.index, old);
+                final long[] words = new long[geometry.wordCount()];
+                old.resize(geometry.blockSize()).copyTo(words, 0);
+                peer.outOfSync[v].copyFrom(words, 0);
+                rewrite = true;
+            }
+            peer.bitmapBaseGen[v] = gen;
+            peer.sameGen[v] = gen == 0; // a known bitmap generation: the peer was behind when this node stopped
+            meta.setPeer(peer.index, gen, 0);
+        }
+        if (stored != null && !stored.equals(geometry))
+        {
+            LOG.log(Level.INFO, "{0}/{1}: bitmap block size changed from {2} to {3} bytes; bits converted",
+                spec.name(), v, stored.blockSize(), geometry.blockSize());
+            bitmaps.recreate(geometry);
+        }
+        final ActivityLog log = anyDiskPeer ? new ActivityLog(dir.resolve(base + ".al"), spec.activityLogExtents(),
+            spec.volumeSizes()[v]) : null;
+        synchronized (this)
+        {
+            metas[v] = meta;
+            bitmapFiles[v] = bitmaps;
+            activityLogs[v] = log;
+            diskStates[v] = meta.diskState();
+            crashedPrimary[v] = meta.wasPrimary();
+            if (!meta.wasClean() && log != null)
+            {
+                final long[] extents = log.loadedExtents();
+                if (log.loadNote() != null)
+                {
+                    LOG.log(Level.WARNING, "{0}/{1}: {2}", spec.name(), v, log.loadNote());
+                }
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] == null)
+                    {
+                        continue;
+                    }
+                    if (extents == null)
+                    {
+                        peer.outOfSync[v].setAll();
+                        continue;
+                    }
+                    for (final long extent : extents)
+                    {
+                        final long offset = extent << ActivityLog.EXTENT_SHIFT;
+                        if (offset < spec.volumeSizes()[v])
+                        {
+                            peer.markOutOfSync(v, offset, Math.min(ActivityLog.EXTENT_SIZE,
+                                spec.volumeSizes()[v] - offset));
+                        }
+                    }
+                }
+                crashFull[v] = crashedPrimary[v] && extents == null;
+                LOG.log(Level.WARNING, "{0}/{1}: this node did not stop cleanly; {2} marked out of sync for every " +
+                    "peer", spec.name(), v, extents == null ? "the whole volume" : extents.length +
+                    " activity-log extents");
+                rewrite = true;
+            }
+            else if (!meta.wasClean() && crashedPrimary[v])
+            {
+                crashFull[v] = true; // no peer with a disk, no log: nothing to bound it
+            }
+            if (rewrite)
+            {
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        bitmaps.writeAll(peer.index, peer.outOfSync[v]);
+                    }
+                }
+                bitmaps.force();
+            }
+            meta.bitmapBlockSize(geometry.blockSize());
+            meta.setClean(false);
+            meta.store();
+            if (crashedPrimary[v])
+            {
+                LOG.log(Level.WARNING, "{0}/{1}: this node crashed as Primary: its copy may hold writes that were " +
+                    "never acknowledged; it resyncs {2} from an UpToDate peer", spec.name(), v,
+                    crashFull[v] ? "fully" : "the extents of its activity log");
+            }
+        }
+        if (log != null && metaThread == null)
+        {
+            metaThread = java.util.concurrent.Executors.newSingleThreadExecutor((r) ->
+            {
+                final Thread t = new Thread(r, "mirra-meta-" + spec.name() + "-" + spec.nodeName());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+    }
+
     /** @return the replication address bound by {@link #start()}, or null. */
     public InetSocketAddress replicationAddress()
     {
@@ -284,16 +437,117 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             t.close();
         }
+        final java.util.concurrent.ExecutorService meta;
         synchronized (this)
         {
             for (final PeerState peer : peers)
             {
                 dropPeerOps(peer, "resource closed");
             }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                PrimaryOp op;
+                while ((op = alWaiting[v].poll()) != null)
+                {
+                    op.errno = StorageException.EIO;
+                    op.message = "resource " + spec.name() + " is down on " + spec.nodeName();
+                    maybeComplete(op);
+                }
+            }
             if (role == Role.PRIMARY && upperPending == 0)
             {
                 // A clean stop, nothing in flight: not a crash as Primary.
                 persistPrimaryFlag(false);
+            }
+            meta = metaThread;
+        }
+        if (meta != null)
+        {
+            meta.shutdown();
+            try
+            {
+                if (!meta.awaitTermination(30, TimeUnit.SECONDS))
+                {
+                    LOG.log(Level.WARNING, "{0}: the metadata thread did not finish in 30 s", spec.name());
+                }
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (this)
+        {
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                persistStop(v);
+            }
+        }
+    }
+
+    /**
+     * Under the lock, at close: write every peer's bitmap and the metadata with the clean flag (unless writes were
+     * still in flight: then the activity log must still bound them at the next start).
+     */
+    private void persistStop(final int v)
+    {
+        if (bitmapFiles[v] == null)
+        {
+            return;
+        }
+        try
+        {
+            if (!crashed && upperPending == 0)
+            {
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        bitmapFiles[v].writeAll(peer.index, peer.outOfSync[v]);
+                    }
+                }
+                bitmapFiles[v].force();
+                metas[v].setClean(true);
+            }
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the bitmaps at stop; the next start " +
+                "counts as after a crash", ex);
+        }
+        finally
+        {
+            bitmapFiles[v].close();
+            if (activityLogs[v] != null)
+            {
+                activityLogs[v].close();
+            }
+        }
+    }
+
+    /**
+     * Tests: behave from now on as if the process had been killed: nothing more reaches the metadata, the bitmaps
+     * or the activity log on disk. Follow with {@link #close()} to release the resources.
+     */
+    void crashForTests()
+    {
+        synchronized (this)
+        {
+            crashed = true;
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (metas[v] != null)
+                {
+                    metas[v].freeze();
+                }
+                if (bitmapFiles[v] != null)
+                {
+                    bitmapFiles[v].freeze();
+                }
+                if (activityLogs[v] != null)
+                {
+                    activityLogs[v].freeze();
+                }
             }
         }
     }
@@ -496,7 +750,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
                 if (op.blockedBy == 0)
                 {
-                    dispatch(op);
+                    admit(op);
                 }
                 return;
             }
@@ -516,6 +770,164 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             return spec.nodeName() + " is Secondary for resource " + spec.name();
         }
         return null;
+    }
+
+    // ---- activity log -------------------------------------------------------------------------------------------
+
+    /**
+     * Under the lock: a write may start once every extent it touches is in the activity log on disk; otherwise it
+     * waits for the transaction that adds them (its place among overlapping writes is already taken).
+     */
+    private void admit(final PrimaryOp op)
+    {
+        final ActivityLog log = op.kind == PrimaryOp.FLUSH ? null : activityLogs[op.volume];
+        if (log == null || log.tryAcquire(op.offset, op.length))
+        {
+            op.alHeld = log != null;
+            dispatch(op);
+            return;
+        }
+        alWaiting[op.volume].add(op);
+        kickActivityLog(op.volume);
+    }
+
+    /**
+     * Under the lock: start a transaction that adds the extents waiting writes need, unless one runs. Extents it
+     * evicts have their bitmap words written first (captured now: no write can touch an extent once it left the
+     * set), then the new set is written; the metadata thread does both.
+     */
+    private void kickActivityLog(final int v)
+    {
+        final ActivityLog log = activityLogs[v];
+        if (alTxRunning[v] || closed || log == null)
+        {
+            return;
+        }
+        for (final PrimaryOp op : alWaiting[v])
+        {
+            if (!log.planAdd(op.offset, op.length))
+            {
+                break; // every extent is held by writes in flight: wait for one to complete
+            }
+        }
+        if (!log.hasPlan())
+        {
+            return;
+        }
+        final long[] set = log.plannedSet();
+        final long[] evicted = log.plannedEvictions();
+        final List<long[]> words = new ArrayList<>(); // per eviction and peer: slot, first word, words...
+        for (final long extent : evicted)
+        {
+            for (final PeerState peer : peers)
+            {
+                final DirtyBitmap bits = peer.outOfSync[v];
+                if (bits == null)
+                {
+                    continue;
+                }
+                final int shift = bits.geometry().blockShift();
+                final long fromBit = (extent << ActivityLog.EXTENT_SHIFT) >>> shift;
+                final long toBit = Math.min(bits.bitCount(), ((extent + 1) << ActivityLog.EXTENT_SHIFT) >>> shift);
+                if (fromBit >= toBit)
+                {
+                    continue;
+                }
+                final int fromWord = (int)(fromBit >>> 6);
+                final int toWord = (int)((toBit + 63) >>> 6);
+                final long[] record = new long[2 + toWord - fromWord];
+                record[0] = peer.index;
+                record[1] = fromWord;
+                for (int w = fromWord; w < toWord; w++)
+                {
+                    record[2 + w - fromWord] = bits.word(w);
+                }
+                words.add(record);
+            }
+        }
+        alTxRunning[v] = true;
+        final BitmapFile bitmaps = bitmapFiles[v];
+        metaThread.execute(() ->
+        {
+            IOException failure = null;
+            try
+            {
+                if (!words.isEmpty())
+                {
+                    for (final long[] record : words)
+                    {
+                        final long[] w = java.util.Arrays.copyOfRange(record, 2, record.length);
+                        bitmaps.writeWords((int)record[0], (int)record[1], w, w.length);
+                    }
+                    bitmaps.force(); // the bits of evicted extents are durable before the log forgets them
+                }
+                log.writeTransaction(set);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                failure = ex instanceof IOException io ? io : new IOException(ex);
+            }
+            onActivityLogWritten(v, failure);
+        });
+    }
+
+    /** A transaction is on disk (or failed): admit the writes it covers. */
+    private void onActivityLogWritten(final int v, final IOException failure)
+    {
+        synchronized (this)
+        {
+            alTxRunning[v] = false;
+            final ActivityLog log = activityLogs[v];
+            if (failure != null)
+            {
+                log.abandonPlan();
+                LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot write the activity log; failing the writes " +
+                    "that wait for it", failure);
+                PrimaryOp op;
+                while ((op = alWaiting[v].poll()) != null)
+                {
+                    op.errno = StorageException.EIO;
+                    op.message = "activity log write failed: " + failure.getMessage();
+                    maybeComplete(op);
+                }
+                return;
+            }
+            log.commitPlan();
+            final int waiting = alWaiting[v].size();
+            for (int i = 0; i < waiting; i++)
+            {
+                final PrimaryOp op = alWaiting[v].poll();
+                if (closed)
+                {
+                    op.errno = StorageException.EIO;
+                    op.message = "resource " + spec.name() + " is down on " + spec.nodeName();
+                    maybeComplete(op);
+                }
+                else if (log.tryAcquire(op.offset, op.length))
+                {
+                    op.alHeld = true;
+                    final String refusal = writeRefusal();
+                    if (refusal == null)
+                    {
+                        dispatch(op);
+                    }
+                    else
+                    {
+                        op.errno = StorageException.EROFS;
+                        op.message = refusal;
+                        maybeComplete(op);
+                    }
+                }
+                else
+                {
+                    alWaiting[v].add(op);
+                }
+            }
+            if (!alWaiting[v].isEmpty())
+            {
+                kickActivityLog(v);
+            }
+        }
     }
 
     /** Under the lock: sequence, epoch, sends and the local part. */
@@ -610,7 +1022,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 if (!peer.isDiskless(v) && peer.sameGen[v] && !peer.replicates(v))
                 {
                     // Its bits count from here: they are exactly what it lacks while it has this generation.
-                    peer.bitmapBaseGen[v] = metas[v].currentGen();
+                    setBitmapBase(peer, v, metas[v].currentGen(), 0); // stored with the new generation
                     peer.sameGen[v] = false;
                     any = true;
                 }
@@ -619,6 +1031,32 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         if (any)
         {
             newGenerations(why);
+        }
+    }
+
+    /**
+     * Under the lock: the generation a peer's bits count from, and whether they can be trusted after a crash;
+     * persisted with the next store of the volume's metadata.
+     */
+    private void setBitmapBase(final PeerState peer, final int v, final long gen, final long flags)
+    {
+        peer.bitmapBaseGen[v] = gen;
+        if (stores[v] != null)
+        {
+            metas[v].setPeer(peer.index, gen, flags);
+        }
+    }
+
+    /** Under the lock: persist the volume's metadata now (peer records changed); a failure is logged. */
+    private void storeMeta(final int v)
+    {
+        try
+        {
+            metas[v].store();
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the metadata", ex);
         }
     }
 
@@ -774,6 +1212,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 active.get(op.volume).remove(op);
             }
+            if (op.alHeld)
+            {
+                op.alHeld = false;
+                activityLogs[op.volume].release(op.offset, op.length);
+                if (!alWaiting[op.volume].isEmpty())
+                {
+                    kickActivityLog(op.volume); // an extent may be free to evict now
+                }
+            }
             op.data = null; // the caller's buffer is only valid until completion
             op.callback.onComplete(op.context, op.errno, op.message);
             releaseWaiters(op);
@@ -811,7 +1258,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final String refusal = writeRefusal();
         if (refusal == null)
         {
-            dispatch(op);
+            admit(op);
             return;
         }
         op.errno = StorageException.EROFS;
@@ -977,14 +1424,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
                 return;
             }
+            // Our bits say what the peer lacks when they count from the generation it has; with the same generation,
+            // the two copies differ only where either side's bits (sent ahead as OUT_OF_SYNC) say so.
             final boolean full = (flags & ReplicationProtocol.RESYNC_FLAG_FULL) != 0 ||
-                peer.bitmapBaseGen[v] != targetGen;
+                peer.bitmapBaseGen[v] != targetGen && targetGen != metas[v].currentGen();
             if (full)
             {
                 // We cannot tell which blocks differ: all of them.
                 peer.outOfSync[v].setAll();
             }
-            peer.bitmapBaseGen[v] = targetGen; // from now on the bits say exactly what the peer lacks
+            // From now on the bits say exactly what the peer lacks; until the resync ends they are not all on disk
+            // (cleared as sent), so a crash meanwhile makes the next resync full.
+            setBitmapBase(peer, v, targetGen, VolumeMeta.PEER_BITMAP_UNTRUSTED);
+            storeMeta(v);
             peer.replication[v] = ReplicationState.SYNC_SOURCE;
             peer.replicationReason[v] = null;
             peer.sameGen[v] = false;
@@ -1000,6 +1452,25 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             pumpResync(peer, v);
         }
         publish();
+    }
+
+    /** The peer's bits against us, ahead of its RESYNC_REQUEST: they join ours for it. */
+    private void onOutOfSync(final PeerState peer, final Frame frame)
+    {
+        final int v = frame.volume();
+        final ByteBuf body = frame.content();
+        final long offset = body.getLongLE(body.readerIndex() + RangeOpFlyweight.BYTE_OFFSET_OFFSET);
+        final long length = body.getLongLE(body.readerIndex() + RangeOpFlyweight.LENGTH_OFFSET);
+        synchronized (this)
+        {
+            if (v >= spec.volumeCount() || peer.outOfSync[v] == null || offset >= spec.volumeSizes()[v])
+            {
+                LOG.log(Level.WARNING, "{0}/{1}: OUT_OF_SYNC from {2} for a range this node holds no bits for; " +
+                    "ignored", spec.name(), v, peer.name());
+                return;
+            }
+            peer.markOutOfSync(v, offset, Math.min(length, spec.volumeSizes()[v] - offset));
+        }
     }
 
     /** Under the lock. @return why this node cannot be the peer's SyncSource for the volume, or null. */
@@ -1206,6 +1677,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         // From here on writes go to the peer again; they follow RESYNC_END on the data stream.
         peer.replication[v] = ReplicationState.ESTABLISHED;
         peer.sameGen[v] = true;
+        setBitmapBase(peer, v, 0, 0);
+        storeMeta(v);
         peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, metas[v].currentGen(),
             peer.resyncSent[v]));
         LOG.log(Level.INFO, "{0}/{1}: resync to {2} done: {3} bytes sent", spec.name(), v, peer.name(),
@@ -1227,10 +1700,27 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         syncSource[v] = source;
         source.replication[v] = ReplicationState.SYNC_TARGET;
         source.replicationReason[v] = null;
-        final boolean wholeVolume = full || crashedPrimary[v] || diskStates[v] == DiskState.INCONSISTENT;
+        final boolean wholeVolume = full || crashFull[v] || diskStates[v] == DiskState.INCONSISTENT;
         LOG.log(Level.INFO, "{0}/{1}: resync from {2} ({3}, {4})", spec.name(), v, source.name(),
             wholeVolume ? "full" : "bitmap", why);
         outdateLocal(v); // Inconsistent only once resync data lands
+        final DirtyBitmap mine = source.outOfSync[v];
+        if (!wholeVolume && mine != null && !mine.isEmpty())
+        {
+            // Where our copy may differ from the source by our own account (after a crash as Primary: the
+            // activity log's extents): the source resyncs these too.
+            final int shift = mine.geometry().blockShift();
+            final long size = spec.volumeSizes()[v];
+            long bit = mine.nextSetBit(0);
+            while (bit >= 0)
+            {
+                final long end = mine.nextClearBit(bit);
+                final long offset = bit << shift;
+                source.link.send(StreamKind.DATA, FRAMES.get().outOfSync(ALLOC, v, offset,
+                    Math.min(end << shift, size) - offset));
+                bit = end < mine.bitCount() ? mine.nextSetBit(end) : -1;
+            }
+        }
         source.link.send(StreamKind.DATA, FRAMES.get().resyncRequest(ALLOC, v, metas[v].currentGen(),
             wholeVolume ? ReplicationProtocol.RESYNC_FLAG_FULL : 0));
     }
@@ -1319,14 +1809,21 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             return;
         }
         syncSource[v] = null;
+        if (source.outOfSync[v] != null)
+        {
+            source.outOfSync[v].clearAll(); // what we held against the source was part of this resync
+            setBitmapBase(source, v, 0, 0);
+        }
         try
         {
             metas[v].adopt(sourceGen, source.histories[v]);
             if (crashedPrimary[v])
             {
                 crashedPrimary[v] = false;
+                crashFull[v] = false;
                 metas[v].setPrimary(false);
             }
+            metas[v].store();
         }
         catch (final IOException ex)
         {
@@ -1389,6 +1886,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     break;
                 case ReplicationProtocol.RESYNC_REQUEST:
                     onResyncRequest(peer, frame);
+                    break;
+                case ReplicationProtocol.OUT_OF_SYNC:
+                    onOutOfSync(peer, frame);
                     break;
                 case ReplicationProtocol.PING:
                     link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
@@ -1639,6 +2139,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             peer.replication[v] = ReplicationState.ESTABLISHED;
             peer.outOfSync[v].clearAll();
+            if (peer.bitmapBaseGen[v] != 0 || metas[v].peerFlags(peer.index) != 0)
+            {
+                setBitmapBase(peer, v, 0, 0);
+                storeMeta(v);
+            }
             return;
         }
         peer.replication[v] = ReplicationState.OFF;
@@ -1656,7 +2161,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 // Same generation, but we crashed as Primary: our copy may hold writes the peer never got.
                 if (peerIsSource)
                 {
-                    requestResync(peer, v, true, "this node crashed as Primary");
+                    requestResync(peer, v, crashFull[v], "this node crashed as Primary");
                     return;
                 }
             }
@@ -1866,6 +2371,67 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             if (peer.link != null)
             {
                 peer.link.setEnabled(false);
+            }
+        }
+        publish();
+    }
+
+    /**
+     * Declare this node's copy of every volume unknown (Inconsistent) and take a full resync from an UpToDate peer
+     * (the Primary if one is connected): DRBD's {@code invalidate}, for a copy known or suspected to be damaged.
+     *
+     * @throws IllegalStateException when refused: this node is Primary, a volume is diskless here or already
+     *                               resyncing, or no connected peer holds an UpToDate copy.
+     */
+    public void invalidate()
+    {
+        synchronized (this)
+        {
+            if (closed)
+            {
+                throw new IllegalStateException("resource " + spec.name() + " is down on " + spec.nodeName());
+            }
+            if (role == Role.PRIMARY)
+            {
+                throw new IllegalStateException(spec.nodeName() + " is Primary for " + spec.name() + ": its copy is " +
+                    "the one in use; make it Secondary first (or invalidate the peer's copy on the peer)");
+            }
+            final PeerState[] sources = new PeerState[spec.volumeCount()];
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (stores[v] == null)
+                {
+                    throw new IllegalStateException(spec.nodeName() + " keeps no copy of volume " + v + " of " +
+                        spec.name() + " (diskless)");
+                }
+                if (syncSource[v] != null)
+                {
+                    throw new IllegalStateException("volume " + v + " of " + spec.name() + " already resyncs from " +
+                        syncSource[v].name());
+                }
+                final PeerState primary = otherConnectedPrimary();
+                for (final PeerState peer : peers)
+                {
+                    if (peer.isUp() && !peer.isDiskless(v) && peer.diskStates[v] == DiskState.UP_TO_DATE &&
+                        (primary == null || primary == peer))
+                    {
+                        sources[v] = peer;
+                        break;
+                    }
+                }
+                if (sources[v] == null)
+                {
+                    throw new IllegalStateException("no connected peer has an UpToDate copy of volume " + v + " of " +
+                        spec.name() + (primary != null ? " on the Primary " + primary.name() : "") +
+                        ": nothing to resync from");
+                }
+            }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                LOG.log(Level.WARNING, "{0}/{1}: invalidated by the operator: full resync from {2}", spec.name(), v,
+                    sources[v].name());
+                setLocalDisk(v, DiskState.INCONSISTENT); // persisted: a crash meanwhile keeps it Inconsistent
+                requestResync(sources[v], v, true, "invalidated by the operator");
             }
         }
         publish();

@@ -24,6 +24,8 @@ import java.util.Objects;
  *                         the peer (the bounded send queue).
  * @param resyncRateMaxBytesPerSec upper bound of the resync rate per peer and volume ({@code resync-rate-max}); 0 for
  *                         none.
+ * @param activityLogExtents extents of 4 MiB in each volume's activity log ({@code al-extents}): after a crash, at
+ *                         most this many extents are resynced.
  */
 public record ResourceSpec(
     String name,
@@ -40,7 +42,8 @@ public record ResourceSpec(
     int bitmapBlockSize,
     ReadBalancing readBalancing,
     long asyncMaxUnackedBytes,
-    long resyncRateMaxBytesPerSec)
+    long resyncRateMaxBytesPerSec,
+    int activityLogExtents)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;
@@ -68,7 +71,15 @@ public record ResourceSpec(
         Objects.requireNonNull(protocol, "protocol");
         Objects.requireNonNull(metaDir, "metaDir");
         Objects.requireNonNull(readBalancing, "readBalancing");
+        if (activityLogExtents < 1 || activityLogExtents > ActivityLog.MAX_CAPACITY)
+        {
+            throw new IllegalArgumentException("activityLogExtents " + activityLogExtents + " outside 1.." +
+                ActivityLog.MAX_CAPACITY);
+        }
     }
+
+    /** Default of {@link #activityLogExtents()} (DRBD's {@code al-extents} default). */
+    public static final int ACTIVITY_LOG_EXTENTS_DEFAULT = ActivityLog.DEFAULT_CAPACITY;
 
     /** @return the number of volumes. */
     public int volumeCount()

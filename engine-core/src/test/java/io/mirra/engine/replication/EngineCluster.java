@@ -47,6 +47,8 @@ final class EngineCluster implements AutoCloseable
     private final long asyncMaxUnacked;
     private final int diskThreads;
     private final long resyncRateMax;
+    private final int alExtents;
+    private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
     private final Map<String, LinkProxy> proxies = new LinkedHashMap<>();
@@ -64,6 +66,8 @@ final class EngineCluster implements AutoCloseable
         this.asyncMaxUnacked = b.asyncMaxUnacked;
         this.diskThreads = b.diskThreads;
         this.resyncRateMax = b.resyncRateMax;
+        this.alExtents = b.alExtents;
+        this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
         for (int i = 0; i < names.size(); i++)
@@ -135,7 +139,8 @@ final class EngineCluster implements AutoCloseable
         final InetSocketAddress own = listen.get(name);
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
-            own.getHostString(), own.getPort(), 4096, readBalancing, asyncMaxUnacked, resyncRateMax);
+            own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
+            asyncMaxUnacked, resyncRateMax, alExtents);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -162,7 +167,27 @@ final class EngineCluster implements AutoCloseable
         return node;
     }
 
-    /** Stop a node as a crash would: no demotion; its links drop. */
+    /**
+     * Kill a node as {@code kill -9} would: its metadata, bitmaps and activity log stay as they are on disk at
+     * this moment (nothing more is written), its links drop.
+     */
+    void crash(final String name)
+    {
+        final Node node = nodes.remove(name);
+        if (node != null)
+        {
+            node.resource.crashForTests();
+            node.close();
+        }
+    }
+
+    /** Change a node's bitmap block size for its next start. */
+    void bitmapBlockSize(final String name, final int bytes)
+    {
+        bitmapBlockSizes.put(name, bytes);
+    }
+
+    /** Stop a node cleanly (no demotion; its links drop, its bitmaps are written). */
     void stop(final String name)
     {
         final Node node = nodes.remove(name);
@@ -399,6 +424,8 @@ final class EngineCluster implements AutoCloseable
         private boolean proxies;
         private int diskThreads = 2;
         private long resyncRateMax;
+        private int alExtents = ResourceSpec.ACTIVITY_LOG_EXTENTS_DEFAULT;
+        private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
 
@@ -467,6 +494,20 @@ final class EngineCluster implements AutoCloseable
         Builder secret(final String node, final String secret)
         {
             secrets.put(node, secret);
+            return this;
+        }
+
+        /** Extents in each volume's activity log. */
+        Builder alExtents(final int extents)
+        {
+            this.alExtents = extents;
+            return this;
+        }
+
+        /** A node's bitmap block size (default 4 KiB). */
+        Builder bitmapBlockSize(final String node, final int bytes)
+        {
+            this.bitmapBlockSizes.put(node, bytes);
             return this;
         }
 

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -130,7 +129,8 @@ class ResyncTest
         a.write(0, 1 << 20, data, false);
         cluster.proxy("a", "b").cut();
         awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
-        assertEquals(data.length, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
+        awaitCondition("a marked the write b may lack", () ->
+            connection("a", "b").peerDevices().get(0).outOfSyncBytes() == data.length);
         assertTrue(!a.resource.currentGeneration(0).equals(genBefore),
             "a write b missed starts a new generation even when no write follows the drop");
         cluster.proxy("a", "b").heal();
@@ -169,32 +169,160 @@ class ResyncTest
         awaitEqualDisks("a", "b");
     }
 
-    @Test
-    void shouldFullySyncACopyThatCrashedAsPrimary() throws Exception
+    private long sentTo(final String from, final String to)
     {
-        final Random random = new Random(SEED);
-        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        return connection(from, to).peerDevices().get(0).sentBytes();
+    }
+
+    /** Write through a, crash it, and leave on its disk a write in extent 3 that no peer got (never acknowledged). */
+    private void crashPrimaryWithAnUnacknowledgedWrite(final Random random) throws Exception
+    {
         cluster.awaitAllConnected();
         cluster.node("a").promote();
         final byte[] data = new byte[1 << 20];
         random.nextBytes(data);
-        cluster.node("a").write(0, 0, data, false);
-        cluster.stop("a");
-        // What a crash leaves behind: the Primary flag still set in a's metadata, and on a's disk a write that was
-        // never acknowledged (so no peer has it).
-        final Path meta = dir.resolve("a").resolve("meta").resolve("r-0.meta");
-        Files.writeString(meta, Files.readString(meta, StandardCharsets.UTF_8).replace("primary=0", "primary=1"));
+        cluster.node("a").write(0, 0, data, false); // extent 0
+        cluster.node("a").write(0, SIZE - 8192, new byte[] {5}, false); // extent 3
+        cluster.crash("a");
         try (io.mirra.engine.storage.FileBlockStore disk = io.mirra.engine.storage.FileBlockStore.openOrCreate(
             dir.resolve("a").resolve("disk-0.img"), SIZE, false))
         {
             disk.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3, 4}), SIZE - 4096);
         }
         awaitCondition("b sees a gone", () -> connection("b", "a").connectionState() != ConnectionState.CONNECTED);
+    }
+
+    @Test
+    void shouldResyncOnlyTheActivityLogExtentsOfACopyThatCrashedAsPrimary() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        crashPrimaryWithAnUnacknowledgedWrite(new Random(SEED));
+        final long sentBefore = sentTo("b", "a");
         cluster.start("a");
         cluster.awaitAllConnected();
         awaitUpToDate("a");
         awaitEqualDisks("a", "b");
         assertArrayEquals(new byte[4], cluster.node("a").readDisk(0, SIZE - 4096, 4));
+        assertEquals(2 * ActivityLog.EXTENT_SIZE, sentTo("b", "a") - sentBefore,
+            "exactly the two extents of a's activity log were resynced, not the 16 MiB volume");
+    }
+
+    @Test
+    void shouldFullySyncACopyThatCrashedAsPrimaryWhenItsActivityLogIsUnreadable() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        crashPrimaryWithAnUnacknowledgedWrite(new Random(SEED));
+        final Path log = dir.resolve("a").resolve("meta").resolve("r-0.al");
+        final byte[] garbage = Files.readAllBytes(log);
+        for (int i = 0; i < garbage.length; i += 512)
+        {
+            garbage[i] ^= 0x5A; // both transactions fail their checksum
+        }
+        Files.write(log, garbage);
+        final long sentBefore = sentTo("b", "a");
+        cluster.start("a");
+        cluster.awaitAllConnected();
+        awaitUpToDate("a");
+        awaitEqualDisks("a", "b");
+        assertEquals(SIZE, sentTo("b", "a") - sentBefore, "nothing bounds the crash: a full resync");
+    }
+
+    /** a is Primary, b is cut off, a writes 256 random 4 KiB blocks of extent 2 (8..12 MiB). */
+    private java.util.Set<Integer> writeWhileBIsAway(final Random random, final int fromBlock, final int blocks)
+    {
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
+        final java.util.Set<Integer> written = new java.util.HashSet<>();
+        while (written.size() < blocks)
+        {
+            final int block = fromBlock + random.nextInt(1024);
+            final byte[] data = new byte[4096];
+            random.nextBytes(data);
+            a.write(0, 4096L * block, data, false);
+            written.add(block);
+        }
+        return written;
+    }
+
+    @Test
+    void shouldResyncOnlyTheDirtyBlocksAfterTheSourceRestarted() throws Exception
+    {
+        System.out.println("seed " + SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        final java.util.Set<Integer> written = writeWhileBIsAway(new Random(SEED), 2048, 200);
+        cluster.stop("a"); // its bitmap for b is persisted
+        cluster.start("a");
+        cluster.proxy("a", "b").heal();
+        cluster.awaitAllConnected();
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+        assertEquals(4096L * written.size(), sentTo("a", "b"),
+            "the restarted source sent exactly the blocks written while b was away");
+    }
+
+    @Test
+    void shouldBoundTheResyncByTheActivityLogAfterTheSourceCrashed() throws Exception
+    {
+        System.out.println("seed " + SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        writeWhileBIsAway(new Random(SEED), 2048, 200);
+        cluster.crash("a"); // the bits in memory are lost; the activity log holds extent 2
+        cluster.start("a");
+        cluster.proxy("a", "b").heal();
+        cluster.awaitAllConnected();
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+        assertEquals(ActivityLog.EXTENT_SIZE, sentTo("a", "b"), "one activity-log extent, not the volume");
+    }
+
+    @Test
+    void shouldKeepTheBitsWhenTheBitmapBlockSizeChangesAndPeersUseDifferentSizes() throws Exception
+    {
+        System.out.println("seed " + SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        final java.util.Set<Integer> written = writeWhileBIsAway(new Random(SEED), 2048, 40);
+        cluster.stop("a");
+        cluster.bitmapBlockSize("a", 64 * 1024); // b keeps 4 KiB
+        cluster.start("a");
+        cluster.proxy("a", "b").heal();
+        cluster.awaitAllConnected();
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+        final java.util.Set<Integer> wide = new java.util.HashSet<>();
+        for (final int block : written)
+        {
+            wide.add(block / 16);
+        }
+        assertEquals(65536L * wide.size(), sentTo("a", "b"),
+            "the 4 KiB bits were widened to 64 KiB blocks, none lost, no full resync");
+    }
+
+    @Test
+    void shouldResyncAnInvalidatedCopyFullyAndRefuseToInvalidateThePrimary() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        cluster.node("a").promote();
+        cluster.node("a").write(0, 0, new byte[] {7}, false);
+        final IllegalStateException primary = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> cluster.node("a").resource.invalidate());
+        assertTrue(primary.getMessage().contains("is Primary"), primary.getMessage());
+        // b's disk was damaged behind mirra's back; the operator invalidates it.
+        try (io.mirra.engine.storage.FileBlockStore disk = io.mirra.engine.storage.FileBlockStore.openOrCreate(
+            dir.resolve("b").resolve("disk-0.img"), SIZE, false))
+        {
+            disk.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 << 20);
+        }
+        final long sentBefore = sentTo("a", "b");
+        cluster.node("b").resource.invalidate();
+        awaitCondition("b resynced fully", () -> sentTo("a", "b") - sentBefore == SIZE);
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+        cluster.node("a").write(0, 1, new byte[] {8}, false); // and replication goes on
+        assertEquals(8, cluster.node("b").readDisk(0, 1, 1)[0]);
     }
 
     @Test

@@ -117,6 +117,15 @@ public final class AdminClient
         "'mirra connect'. Writes on a Primary go on; the blocks they change are marked out of sync for the peer.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra invalidate}. */
+    public static final String INVALIDATE_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " invalidate RES",
+        "",
+        "Declare this node's copy of RES unknown (Inconsistent) and take a full resync from an UpToDate peer",
+        "(the Primary if one is connected). For a copy known or suspected to be damaged. Refused on the Primary,",
+        "on a diskless node, and when no connected peer has an UpToDate copy.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra events}. */
     public static final String EVENTS_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " events [--json]",
@@ -140,6 +149,7 @@ public final class AdminClient
         "  down RES                  take RES down on the node",
         "  connect RES [PEER]        connect to PEER (default: all peers)",
         "  disconnect RES [PEER]     disconnect from PEER (default: all peers) and stay StandAlone",
+        "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
 
     static
@@ -152,6 +162,7 @@ public final class AdminClient
         usages.put("down", DOWN_USAGE);
         usages.put("connect", CONNECT_USAGE);
         usages.put("disconnect", DISCONNECT_USAGE);
+        usages.put("invalidate", INVALIDATE_USAGE);
         usages.put("events", EVENTS_USAGE);
         USAGES = Collections.unmodifiableMap(usages);
     }

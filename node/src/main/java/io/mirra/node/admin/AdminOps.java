@@ -81,6 +81,15 @@ public interface AdminOps
     void disconnect(String resource, Optional<String> peer) throws AdminException;
 
     /**
+     * Declare this node's copy of the resource unknown (Inconsistent) and take a full resync from an UpToDate peer.
+     *
+     * @param resource the resource.
+     * @throws AdminException when refused: unknown or down resource, this node is Primary or diskless, or no
+     *                        connected peer has an UpToDate copy.
+     */
+    void invalidate(String resource) throws AdminException;
+
+    /**
      * Subscribe to state changes. The listener first receives an "exists" event for every object of every resource
      * that is up, then a {@code call -} event marking the end of that dump, then every change as it happens.
      *

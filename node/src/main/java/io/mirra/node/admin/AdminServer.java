@@ -38,6 +38,7 @@ import java.util.logging.Logger;
  *   POST /v1/primary?resource=R[&amp;force=1]
  *   POST /v1/secondary?resource=R                  (also /v1/up, /v1/down)
  *   POST /v1/connect?resource=R[&amp;peer=P]         (also /v1/disconnect)
+ *   POST /v1/invalidate?resource=R
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -79,6 +80,7 @@ public final class AdminServer implements AutoCloseable
         DOWN("/v1/down", "POST", "resource"),
         CONNECT("/v1/connect", "POST", "resource", "peer"),
         DISCONNECT("/v1/disconnect", "POST", "resource", "peer"),
+        INVALIDATE("/v1/invalidate", "POST", "resource"),
         EVENTS("/v1/events", "GET", "json");
 
         private static final Map<String, Endpoint> BY_PATH = new HashMap<>();
@@ -341,6 +343,9 @@ public final class AdminServer implements AutoCloseable
                 break;
             case DISCONNECT:
                 ops.disconnect(resource(params), Optional.ofNullable(params.get("peer")));
+                break;
+            case INVALIDATE:
+                ops.invalidate(resource(params));
                 break;
             case EVENTS:
                 return startEvents(exchange, bool(params, "json"));

@@ -41,7 +41,8 @@ final class ResourceFileParser
         "node-id", "address", "nbd", "admin", "state-dir", "volumes", "tls-certificate", "tls-key");
     static final List<String> NODE_VOLUME_KEYS = List.of("disk");
     static final List<String> OPTION_KEYS = List.of("quorum", "on-no-quorum", "bitmap-block-size",
-        "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max");
+        "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max",
+        "al-extents");
     static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret");
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
@@ -280,11 +281,14 @@ final class ResourceFileParser
             error(e.line(), e.path(), "resync-rate-min (" + Sizes.format(rateMin) +
                 "/s) must not exceed resync-rate-max (" + Sizes.format(rateMax) + "/s)");
         }
+        final Integer alExtents = f.containsKey("al-extents") ?
+            integer(f.get("al-extents"), 1, ResourceOptions.AL_EXTENTS_MAX, "number of extents") :
+            Integer.valueOf(d.alExtents());
         if (errors.size() != errorsBefore)
         {
             return null;
         }
-        return new ResourceOptions(quorum, onNoQuorum, bitmap, sb0, sb1, sb2, rateMin, rateMax);
+        return new ResourceOptions(quorum, onNoQuorum, bitmap, sb0, sb1, sb2, rateMin, rateMax, alExtents);
     }
 
     private Quorum quorum(final Entry e)

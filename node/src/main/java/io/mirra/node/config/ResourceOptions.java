@@ -14,6 +14,8 @@ import java.util.Locale;
  * @param afterSb2Pri              split-brain policy when both nodes are Primary.
  * @param resyncRateMinBytesPerSec resync rate kept even while applications write (DRBD's c-min-rate).
  * @param resyncRateMaxBytesPerSec upper bound of the resync rate (DRBD's c-max-rate).
+ * @param alExtents                extents of 4 MiB in each volume's activity log (DRBD's al-extents): after a crash
+ *                                 at most this many are resynced; more extents, fewer log writes.
  */
 public record ResourceOptions(
     Quorum quorum,
@@ -23,7 +25,8 @@ public record ResourceOptions(
     AfterSplitBrain afterSb1Pri,
     AfterSplitBrain afterSb2Pri,
     long resyncRateMinBytesPerSec,
-    long resyncRateMaxBytesPerSec)
+    long resyncRateMaxBytesPerSec,
+    int alExtents)
 {
     /** Default bitmap block size: 4 KiB. */
     public static final int BITMAP_BLOCK_SIZE_DEFAULT = 4096;
@@ -35,17 +38,21 @@ public record ResourceOptions(
     public static final long RESYNC_RATE_MIN_DEFAULT = 250L * 1024;
     /** Default of {@code resync-rate-max}: 100 MiB/s, as DRBD's c-max-rate. */
     public static final long RESYNC_RATE_MAX_DEFAULT = 100L * 1024 * 1024;
+    /** Default of {@code al-extents}: 1237 (about 4.8 GiB of hot data), as DRBD. */
+    public static final int AL_EXTENTS_DEFAULT = 1237;
+    /** Largest {@code al-extents}. */
+    public static final int AL_EXTENTS_MAX = 65534;
 
     /**
      * The options of a resource file without an {@code options:} section.
      *
-     * @return quorum off, suspend-io, 4 KiB bitmap blocks, disconnect on every split brain, 250K..100M resync.
+     * @return quorum off, suspend-io, 4 KiB bitmap blocks, disconnect on every split brain, 250K..100M resync, 1237 activity-log extents.
      */
     public static ResourceOptions defaults()
     {
         return new ResourceOptions(Quorum.OFF, OnNoQuorum.SUSPEND_IO, BITMAP_BLOCK_SIZE_DEFAULT,
             AfterSplitBrain.DISCONNECT, AfterSplitBrain.DISCONNECT, AfterSplitBrain.DISCONNECT,
-            RESYNC_RATE_MIN_DEFAULT, RESYNC_RATE_MAX_DEFAULT);
+            RESYNC_RATE_MIN_DEFAULT, RESYNC_RATE_MAX_DEFAULT, AL_EXTENTS_DEFAULT);
     }
 
     /**

@@ -124,6 +124,7 @@ class AdminEndToEndTest
         commands.put(List.of("connect", "demo", "bravo"), "connect demo bravo");
         commands.put(List.of("disconnect", "demo"), "disconnect demo");
         commands.put(List.of("disconnect", "demo", "charlie"), "disconnect demo charlie");
+        commands.put(List.of("invalidate", "demo"), "invalidate demo");
         for (final Map.Entry<List<String>, String> entry : commands.entrySet())
         {
             final List<String> argv = entry.getKey();
@@ -213,7 +214,8 @@ class AdminEndToEndTest
     {
         final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         assertHttp(http, "GET", "/v1/nothing", 404, "unknown path /v1/nothing (the admin endpoint serves " +
-            "/v1/connect, /v1/disconnect, /v1/down, /v1/events, /v1/primary, /v1/secondary, /v1/status, /v1/up)\n");
+            "/v1/connect, /v1/disconnect, /v1/down, /v1/events, /v1/invalidate, /v1/primary, /v1/secondary, " +
+            "/v1/status, /v1/up)\n");
         assertHttp(http, "GET", "/v1/status/", 404, null);
         final HttpResponse<String> notAllowed = assertHttp(http, "GET", "/v1/primary?resource=demo", 405,
             "method GET is not allowed for /v1/primary (use POST)\n");

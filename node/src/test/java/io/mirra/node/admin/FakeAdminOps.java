@@ -115,6 +115,12 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void invalidate(final String resource) throws AdminException
+    {
+        op("invalidate", resource, null);
+    }
+
+    @Override
     public AutoCloseable subscribe(final Consumer<StateEvent> listener)
     {
         for (final StateEvent event : dump)

@@ -288,6 +288,15 @@ class ConfigLoaderRejectionTest
     }
 
     @Test
+    void shouldRejectActivityLogExtentsOutOfRange() throws IOException
+    {
+        final String text = BASE + "options:\n  al-extents: 0\n";
+        final ConfigException ex = reject(dir, "r1.yaml", text);
+        assertOnlyError(ex, "r1.yaml", lineOf(text, "al-extents"), "options.al-extents",
+            "expected a number of extents 1..65534, got 0");
+    }
+
+    @Test
     void shouldRejectBitmapBlockSizeNotPowerOfTwo() throws IOException
     {
         final String text = BASE + "options:\n  bitmap-block-size: 6K\n";

@@ -280,6 +280,7 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
             case FLUSH:
             case TRIM:
             case WRITE_ZEROES:
+            case OUT_OF_SYNC:
                 return validateRangeOp(ctx, type, complete, at);
             case READ_REQUEST: return validateReadRequest(ctx, complete, at);
             case READ_REPLY: return validateReadReply(ctx, complete, at);
@@ -361,6 +362,12 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
         if ((rangeFlags & ~KNOWN_RANGE_FLAGS) != 0)
         {
             return fail(ctx, Reason.BAD_FLAGS, typeName(type) + " range flags 0x" + Integer.toHexString(rangeFlags));
+        }
+        if (type == OUT_OF_SYNC && (rangeFlags != 0 ||
+            complete.getLongLE(at + RangeOpFlyweight.OP_SEQUENCE_OFFSET) != 0 ||
+            complete.getIntLE(at + RangeOpFlyweight.EPOCH_OFFSET) != 0))
+        {
+            return fail(ctx, Reason.BAD_FIELD, "OUT_OF_SYNC with a sequence, epoch or flags, expected none");
         }
         final long byteOffset = complete.getLongLE(at + RangeOpFlyweight.BYTE_OFFSET_OFFSET);
         final long length = complete.getLongLE(at + RangeOpFlyweight.LENGTH_OFFSET);

@@ -470,6 +470,27 @@ public final class OutboundFrames
     }
 
     /**
+     * An OUT_OF_SYNC: the range may differ between the two copies (sent by a resync's target before its request).
+     *
+     * @param alloc      for the body.
+     * @param volume     volume number.
+     * @param byteOffset start of the range.
+     * @param length     bytes, at least 1.
+     * @return the frame.
+     */
+    public Frame outOfSync(final ByteBufAllocator alloc, final int volume, final long byteOffset, final long length)
+    {
+        final ByteBuf body = alloc.buffer(RangeOpFlyweight.LENGTH, RangeOpFlyweight.LENGTH);
+        rangeOp.wrap(view.wrapForWrite(body, 0, RangeOpFlyweight.LENGTH), 0)
+            .opSequence(0)
+            .byteOffset(byteOffset)
+            .length(length)
+            .epoch(0)
+            .flags(0);
+        return finish(OUT_OF_SYNC, volume, body, RangeOpFlyweight.LENGTH);
+    }
+
+    /**
      * A RESYNC_END: every block of the resync was sent before it.
      *
      * @param alloc     for the body.

@@ -41,7 +41,8 @@ import java.nio.ByteOrder;
  *     <li><b>Frame Flags</b>: none is defined in version 1; a frame with any bit set is refused.</li>
  *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
  *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY},
- *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}), zero otherwise; always below
+ *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}, {@link #OUT_OF_SYNC}), zero otherwise;
+ *     always below
  *     {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
  *     {@link #maxBodyLength(int, int)}) and never above {@link #MAX_FRAME_BODY_LENGTH}.</li>
@@ -215,6 +216,13 @@ public final class ReplicationProtocol
      * once everything before it is on its disk ({@link ResyncEndFlyweight}).
      */
     public static final int RESYNC_END = 72;
+    /**
+     * Data stream: "this range may differ between our copies" ({@link RangeOpFlyweight} layout: sequence, epoch and
+     * flags zero). Sent by a resync's target ahead of its {@link #RESYNC_REQUEST} for the blocks its own bitmap holds
+     * against the source (after a crash as Primary: the extents of its activity log), so the source resyncs the
+     * union of both sides' bits.
+     */
+    public static final int OUT_OF_SYNC = 73;
 
     // ---- write flags (WriteFlyweight.flags) ---------------------------------------------------------------------
 
@@ -381,6 +389,7 @@ public final class ReplicationProtocol
             case RESYNC_REQUEST:
             case RESYNC_DATA:
             case RESYNC_END:
+            case OUT_OF_SYNC:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
@@ -413,6 +422,7 @@ public final class ReplicationProtocol
             case FLUSH:
             case TRIM:
             case WRITE_ZEROES:
+            case OUT_OF_SYNC:
                 return RangeOpFlyweight.LENGTH;
             case READ_REQUEST: return ReadRequestFlyweight.LENGTH;
             case READ_REPLY: return ReadReplyFlyweight.HEADER_LENGTH;
@@ -487,6 +497,7 @@ public final class ReplicationProtocol
             case RESYNC_REQUEST: return "RESYNC_REQUEST";
             case RESYNC_DATA: return "RESYNC_DATA";
             case RESYNC_END: return "RESYNC_END";
+            case OUT_OF_SYNC: return "OUT_OF_SYNC";
             default: return "UNKNOWN(" + type + ")";
         }
     }

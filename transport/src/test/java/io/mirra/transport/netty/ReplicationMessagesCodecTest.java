@@ -531,6 +531,45 @@ class ReplicationMessagesCodecTest
     }
 
     @Test
+    void shouldRoundTripOutOfSyncRanges()
+    {
+        final List<Frame> decoded = roundTrip(STREAM_DATA, List.of(frames.outOfSync(ALLOC, 3, 1L << 40, 4 << 20),
+            frames.outOfSync(ALLOC, 0, 0, 1)), 7);
+        try
+        {
+            assertEquals(List.of(OUT_OF_SYNC, OUT_OF_SYNC), decoded.stream().map(Frame::type).toList());
+            final RangeOpFlyweight first = new RangeOpFlyweight().wrap(bodyOf(decoded.get(0)), 0);
+            assertEquals(3, decoded.get(0).volume());
+            assertEquals(1L << 40, first.byteOffset());
+            assertEquals(4 << 20, first.length());
+            assertEquals(0, first.opSequence());
+            assertEquals(0, first.epoch());
+            assertEquals(0, first.flags());
+            assertEquals(1, new RangeOpFlyweight().wrap(bodyOf(decoded.get(1)), 0).length());
+        }
+        finally
+        {
+            decoded.forEach(Frame::release);
+        }
+    }
+
+    @Test
+    void shouldRejectOutOfSyncRangesWithASequenceEpochFlagsOrNoLength()
+    {
+        assertRejected(STREAM_DATA, frame(OUT_OF_SYNC, rangeBody(0, 4096, 0)), Reason.BAD_FIELD,
+            "OUT_OF_SYNC with a sequence, epoch or flags, expected none");
+        final byte[] zeroLength = rangeBody(4096, 0, 0);
+        new RangeOpFlyweight().wrap(new UnsafeBuffer(zeroLength), 0).opSequence(0).epoch(0);
+        assertRejected(STREAM_DATA, frame(OUT_OF_SYNC, zeroLength), Reason.BAD_FIELD,
+            "OUT_OF_SYNC length 0, expected 1..9223372036854775807");
+        final byte[] beyond = rangeBody(Long.MAX_VALUE - 10, 4096, 0);
+        new RangeOpFlyweight().wrap(new UnsafeBuffer(beyond), 0).opSequence(0).epoch(0);
+        assertRejected(STREAM_DATA, frame(OUT_OF_SYNC, beyond), Reason.BAD_FIELD, "OUT_OF_SYNC");
+        assertRejected(STREAM_CONTROL, frame(OUT_OF_SYNC, new byte[RangeOpFlyweight.LENGTH]),
+            Reason.UNEXPECTED_TYPE, "OUT_OF_SYNC on the CONTROL stream");
+    }
+
+    @Test
     void shouldRejectAFlushWithARange()
     {
         assertRejected(STREAM_DATA, frame(FLUSH, rangeBody(4096, 0, 0)), Reason.BAD_FIELD,
