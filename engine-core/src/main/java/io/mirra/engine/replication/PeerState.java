@@ -49,6 +49,7 @@ final class PeerState
     /** SyncSource side: next bit to look at, resync reads and frames not yet acknowledged, bytes sent. */
     final long[] resyncCursor;
     final int[] resyncInFlight;
+    final long[] resyncInFlightBytes;
     final long[] resyncSent;
     /** Counts resyncs started, so reads of an abandoned resync are recognised when they complete. */
     final long[] resyncSession;
@@ -90,6 +91,7 @@ final class PeerState
         resyncActive = new boolean[volumes];
         resyncCursor = new long[volumes];
         resyncInFlight = new int[volumes];
+        resyncInFlightBytes = new long[volumes];
         resyncSent = new long[volumes];
         resyncSession = new long[volumes];
         resyncStartNs = new long[volumes];
@@ -127,6 +129,7 @@ final class PeerState
         pendingReads = 0;
         java.util.Arrays.fill(resyncActive, false);
         java.util.Arrays.fill(resyncInFlight, 0);
+        java.util.Arrays.fill(resyncInFlightBytes, 0);
     }
 
     boolean isUp()

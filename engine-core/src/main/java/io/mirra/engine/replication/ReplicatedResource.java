@@ -1398,8 +1398,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
 
     /** Largest range one RESYNC_DATA carries. */
     static final int RESYNC_CHUNK = ReplicationProtocol.MAX_WRITE_DATA_LENGTH;
-    /** Resync reads and frames in flight per peer and volume. */
-    static final int RESYNC_MAX_IN_FLIGHT = 8;
+    /**
+     * Resync reads and frames in flight per peer and volume: up to 8 MiB, in up to 256 ranges, so scattered 4 KiB
+     * blocks keep the pipeline as full as large ranges do.
+     */
+    static final int RESYNC_MAX_IN_FLIGHT = 256;
+    static final long RESYNC_MAX_IN_FLIGHT_BYTES = 8L << 20;
     private static final IoCallback<Object> NO_CALLBACK = (context, errno, message) ->
     {
     };
@@ -1444,6 +1448,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncSession[v]++;
             peer.resyncCursor[v] = 0;
             peer.resyncInFlight[v] = 0;
+            peer.resyncInFlightBytes[v] = 0;
             peer.resyncSent[v] = 0;
             peer.resyncLimiter[v] = new ResyncRateLimiter(spec.resyncRateMaxBytesPerSec(), System::nanoTime);
             peer.resyncStartNs[v] = System.nanoTime();
@@ -1508,7 +1513,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final io.mirra.bitmap.DirtyBitmap bits = peer.outOfSync[v];
         final int shift = bits.geometry().blockShift();
         final long maxBits = Math.max(1, RESYNC_CHUNK >> shift);
-        while (peer.resyncActive[v] && peer.resyncInFlight[v] < RESYNC_MAX_IN_FLIGHT)
+        while (peer.resyncActive[v] && peer.resyncInFlight[v] < RESYNC_MAX_IN_FLIGHT &&
+            peer.resyncInFlightBytes[v] < RESYNC_MAX_IN_FLIGHT_BYTES)
         {
             long bit = peer.resyncCursor[v] < bits.bitCount() ? bits.nextSetBit(peer.resyncCursor[v]) : -1;
             if (bit < 0 && peer.resyncCursor[v] > 0)
@@ -1564,6 +1570,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.resyncToBit = end;
             op.resyncSession = peer.resyncSession[v];
             peer.resyncInFlight[v]++;
+            peer.resyncInFlightBytes[v] += length;
             for (final PrimaryOp other : active.get(v))
             {
                 if (op.overlaps(other))
@@ -1661,6 +1668,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             return;
         }
         peer.resyncInFlight[v]--;
+        peer.resyncInFlightBytes[v] -= op.length;
         if (status != 0)
         {
             LOG.log(Level.WARNING, "{0}/{1}: {2} could not write resync range {3} (errno {4}); it stays out of sync",
