@@ -38,11 +38,11 @@ Writes DIR/results.md (also printed) and DIR/results.json.
                                 it: the disk is Inconsistent, connect: a full sync of the whole volume
                     bitmap-app, full-app
                                 the same while fio writes 4 KiB blocks at random, QD4, to alpha's export
-                    nbdcopy     the reference: nbdcopy of the whole volume from one nbdkit server (file
-                                plugin) to another over loopback
+                    nbdcopy     the reference: nbdcopy --flush of the whole volume from one nbdkit server
+                                (file plugin) to another over loopback
 
 Targets (checked in the report): full-sync throughput >= 0.8 x nbdcopy's; 1 % resync time <= 0.03 x the
-full-sync time. Full run (defaults: 3 reps, 2 GiB): about 15 min on 2 cores.
+full-sync time. Full run (defaults: 3 reps, 2 GiB): about 5 min on 2 cores.
 
 Environment: MIRRA=PATH (launcher, default $REPO/mirra; its first call builds when sources changed, then
 the run uses a private copy of that build in DIR/build; the "git describe" of the report is that of the
@@ -461,7 +461,8 @@ ref_copy() {
   sync
   # timed by the helper, which also reads the CPU of nbdcopy (its rusage) and of the two servers; nbdcopy dies
   # with the helper
-  py run "$DIR/raw/$tag.json" "$src_pid,$dst_pid" nbdcopy "$src_uri" "$KIT_URI" >"$DIR/logs/$tag.log" 2>&1 &
+  # --flush: a resync ends with the target flushing its disk (RESYNC_END), so the copy ends with its flush too
+  py run "$DIR/raw/$tag.json" "$src_pid,$dst_pid" nbdcopy --flush "$src_uri" "$KIT_URI" >"$DIR/logs/$tag.log" 2>&1 &
   cpid=$!; OWNED+=("$cpid")
   wait "$cpid" || rc=$?
   forget_pid "$cpid"

@@ -44,7 +44,7 @@ DESCRIBE = {
     "full": "full sync, 100 % out of sync",
     "bitmap-app": "bitmap resync, 1 %, with application writes",
     "full-app": "full sync, 100 %, with application writes",
-    "nbdcopy": "nbdcopy reference: nbdkit → nbdkit over loopback",
+    "nbdcopy": "nbdcopy reference: nbdkit → nbdkit over loopback, --flush",
 }
 
 
@@ -416,6 +416,8 @@ def measure(d, r, clk, size):
                node_cores=cpu / secs, mode=lg.get("mode"), resync_starts=lg.get("starts"))
     for name, c in zip(("alpha", "bravo"), cpu_each):
         out[f"cpu_s_per_gib_{name}"] = c / (sent / GIB) if sent else None
+    if lg.get("done_time") is not None:
+        out["after_done_s"] = s["done_ns"] / 1e9 - lg["done_time"]
     if r.get("bravo_start_ns"):
         out["from_start_s"] = (s["done_ns"] - r["bravo_start_ns"]) / 1e9
     dirty = load_fio(d, r.get("dirty_fio"))
@@ -586,17 +588,21 @@ def report(d):
               "*sent ÷ expected*: bytes the resync sent ÷ the bytes written while bravo was away (bitmap cases) or "
               "the volume size (full cases), 1.00 = exactly what was out of sync; *first SyncSource*: when the poll "
               "first saw the resync running (after the connect; a resync shorter than a poll interval may never be "
-              "seen); *log time*: alpha's own log, `resync ... starts` to `... done`; *from bravo's start*: full "
+              "seen); *log time*: alpha's own log, `resync ... starts` to `... done`; *after done*: from that `done` line until "
+              "the poll saw bravo UpToDate (bravo applies the last data, flushes its disk, stores its metadata and "
+              "tells alpha; plus up to one poll interval); *from bravo's start*: full "
               "cases only, from launching bravo's process (its metadata deleted) to in sync.", ""]
         L += ["| case | mode | out of sync before (MiB) | sent ÷ expected | first SyncSource (s) | log time (s) | "
-              "log MiB/s | from bravo's start (s) | disks equal after |", "|---|---|--:|--:|--:|--:|--:|--:|---|"]
+              "log MiB/s | after done (s) | from bravo's start (s) | disks equal after |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
         for c in mirra:
             modes = sorted({m.get("mode") or "?" for m in runs[c]})
             oos = stat(c, "out_of_sync_before_kib")
             eq = [m.get("disks_equal") for m in runs[c]]
             L.append(f"| {c} | {', '.join(modes)} | {fmt(oos['median'] / 1024) if oos else '–'} | "
                      f"{cell(c, 'sent_per_dirty', 4)} | {cell(c, 'first_resync_state_s', 3)} | "
-                     f"{cell(c, 'engine_s', 3)} | {cell(c, 'engine_mib_s')} | {cell(c, 'from_start_s', 3)} | "
+                     f"{cell(c, 'engine_s', 3)} | {cell(c, 'engine_mib_s')} | {cell(c, 'after_done_s', 3)} | "
+                     f"{cell(c, 'from_start_s', 3)} | "
                      f"{'yes' if all(x == 1 for x in eq) else f'NO in {eq.count(0)} of {len(eq)}'} |")
         L += ["", "CPU per GiB sent, per node (alpha = SyncSource + Primary, bravo = SyncTarget), and where the "
                   f"machine's {os.cpu_count()} cores went during the resync (CPU seconds per wall second: the nodes, "
@@ -664,10 +670,12 @@ def report(d):
           "- after the nodes stop: `cmp` of the two disk files (they must be equal).",
           "",
           "**nbdcopy**: two `nbdkit -f -p PORT -i 127.0.0.1 file FILE` servers, the random source file and a fully "
-          "written destination file of the same size, `nbdcopy nbd://127.0.0.1:P1 nbd://127.0.0.1:P2` with "
-          "nbdcopy's defaults (multi-conn when offered), wall-clock timed; CPU of the two nbdkit processes "
-          "and nbdcopy's (its rusage). All files are in the page cache (this is resync speed over loopback, "
-          "not disk speed), for mirra and the reference alike; nothing is flushed.",
+          "written destination file of the same size, `nbdcopy --flush nbd://127.0.0.1:P1 nbd://127.0.0.1:P2` "
+          "with nbdcopy's other defaults (multi-conn when offered), wall-clock timed; CPU of the two nbdkit "
+          "processes and nbdcopy's (its rusage). All files start in the page cache (this is resync speed over "
+          "loopback, not disk speed), for mirra and the reference alike; both end with a flush of the "
+          "destination (a resync target flushes its disk when it receives RESYNC_END, nbdcopy flushes at the end "
+          "with --flush), which writes back what the copy left dirty in the page cache.",
           "",
           f"Raw data: {d}/raw/ (runs.jsonl: one record per case and rep; every fio JSON), node logs: {d}/logs/."]
     open(os.path.join(d, "results.md"), "w").write("\n".join(L) + "\n")

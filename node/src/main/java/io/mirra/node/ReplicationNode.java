@@ -182,11 +182,6 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         {
             ignored.add("options.on-no-quorum");
         }
-        if (o.afterSb0Pri() != d.afterSb0Pri() || o.afterSb1Pri() != d.afterSb1Pri() ||
-            o.afterSb2Pri() != d.afterSb2Pri())
-        {
-            ignored.add("options.after-sb-* (split brain always disconnects)");
-        }
         if (o.resyncRateMinBytesPerSec() != d.resyncRateMinBytesPerSec())
         {
             ignored.add("options.resync-rate-min");
@@ -234,7 +229,21 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             Protocol.valueOf(r.connection().protocol().name()), secret, me.stateDir(), me.address().host(),
             me.address().port(), r.options().bitmapBlockSizeBytes(), ReadBalancing.ROUND_ROBIN,
             ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
-            r.options().alExtents());
+            r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()));
+    }
+
+    private static io.mirra.engine.replication.SplitBrainPolicy policy(
+        final io.mirra.node.config.ResourceOptions.AfterSplitBrain configured)
+    {
+        for (final io.mirra.engine.replication.SplitBrainPolicy p :
+            io.mirra.engine.replication.SplitBrainPolicy.values())
+        {
+            if (p.configName().equals(configured.configName()))
+            {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("no split-brain policy " + configured.configName());
     }
 
     private static boolean[] disklessFlags(final NodeConfig node, final int volumes)
@@ -374,14 +383,15 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
-    public void connect(final String resource, final Optional<String> peer) throws AdminException
+    public void connect(final String resource, final Optional<String> peer, final boolean discardMyData)
+        throws AdminException
     {
         final ReplicatedResource r = require(resource);
         try
         {
-            r.connect(peer.orElse(null));
+            r.connect(peer.orElse(null), discardMyData);
         }
-        catch (final IllegalArgumentException ex)
+        catch (final IllegalArgumentException | IllegalStateException ex)
         {
             throw new AdminException(ex.getMessage());
         }

@@ -27,6 +27,16 @@ final class PeerState
     boolean standAlone;
     /** The copies' histories are unrelated: the connection stays down until an operator decides. */
     boolean splitBrain;
+    /** The operator ran {@code connect --discard-my-data} for this peer: in a split brain, our copy loses. */
+    boolean discardMyData;
+    /** Per volume, on the current connection: split brain found, our SPLIT_BRAIN report sent, the peer's received. */
+    final boolean[] sbDetected;
+    final boolean[] sbSent;
+    final boolean[] sbReceived;
+    /** The peer's report: changed bytes (-1 unknown), when it became Primary, flags. */
+    final long[] sbChanges;
+    final long[] sbPrimarySince;
+    final int[] sbFlags;
     Role role = Role.UNKNOWN;
     final DiskState[] diskStates;
     final long[] currentGens;
@@ -98,6 +108,12 @@ final class PeerState
         resyncLimiter = new ResyncRateLimiter[volumes];
         resyncPumpScheduled = new boolean[volumes];
         receivedBytes = new long[volumes];
+        sbDetected = new boolean[volumes];
+        sbSent = new boolean[volumes];
+        sbReceived = new boolean[volumes];
+        sbChanges = new long[volumes];
+        sbPrimarySince = new long[volumes];
+        sbFlags = new int[volumes];
         for (int v = 0; v < volumes; v++)
         {
             if (!spec.disklessVolumes()[v] && !resource.disklessVolumes()[v])
@@ -130,6 +146,9 @@ final class PeerState
         java.util.Arrays.fill(resyncActive, false);
         java.util.Arrays.fill(resyncInFlight, 0);
         java.util.Arrays.fill(resyncInFlightBytes, 0);
+        java.util.Arrays.fill(sbDetected, false);
+        java.util.Arrays.fill(sbSent, false);
+        java.util.Arrays.fill(sbReceived, false);
     }
 
     boolean isUp()

@@ -17,6 +17,7 @@ import io.mirra.transport.netty.ReconnectPolicy;
 import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -1014,6 +1015,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     private void rotateForAbsentPeers(final String why)
     {
+        rotateForAbsentPeers(why, false);
+    }
+
+    /** Under the lock: as {@link #rotateForAbsentPeers(String)}; with {@code always}, a new generation regardless. */
+    private void rotateForAbsentPeers(final String why, final boolean always)
+    {
         boolean any = false;
         for (int v = 0; v < spec.volumeCount(); v++)
         {
@@ -1028,7 +1035,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
             }
         }
-        if (any)
+        if (any || always)
         {
             newGenerations(why);
         }
@@ -1699,6 +1706,18 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     /** Under the lock: our copy of the volume is older than the peer's (or unknown): ask it for what differs. */
     private void requestResync(final PeerState source, final int v, final boolean full, final String why)
     {
+        requestResync(source, v, full, why, metas[v].currentGen());
+    }
+
+    /**
+     * Under the lock: ask a source for what differs.
+     *
+     * @param targetGen the generation the source's bits must count from for a bitmap resync: ours, or after a split
+     *                  brain the generation both copies last had.
+     */
+    private void requestResync(final PeerState source, final int v, final boolean full, final String why,
+        final long targetGen)
+    {
         if (syncSource[v] != null && syncSource[v] != source)
         {
             source.replication[v] = ReplicationState.OFF;
@@ -1729,7 +1748,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 bit = end < mine.bitCount() ? mine.nextSetBit(end) : -1;
             }
         }
-        source.link.send(StreamKind.DATA, FRAMES.get().resyncRequest(ALLOC, v, metas[v].currentGen(),
+        source.link.send(StreamKind.DATA, FRAMES.get().resyncRequest(ALLOC, v, targetGen,
             wholeVolume ? ReplicationProtocol.RESYNC_FLAG_FULL : 0));
     }
 
@@ -1897,6 +1916,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     break;
                 case ReplicationProtocol.OUT_OF_SYNC:
                     onOutOfSync(peer, frame);
+                    break;
+                case ReplicationProtocol.SPLIT_BRAIN:
+                    onSplitBrainReport(peer, frame);
                     break;
                 case ReplicationProtocol.PING:
                     link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
@@ -2077,13 +2099,6 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 sendState(peer); // tells the peer we have its state: it can act on the comparison
             }
-            if (peer.splitBrain && peer.peerSawOurs && !peer.standAlone)
-            {
-                // SPEC §2.5: never merged silently; the connection stays down and says why. Only once the peer has
-                // our state too, so that it reaches the same verdict before the connection drops.
-                peer.standAlone = true;
-                peer.link.setEnabled(false);
-            }
         }
         publish();
     }
@@ -2205,9 +2220,140 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         peer.replicationReason[v] = "SplitBrain";
         peer.splitBrain = true;
-        LOG.log(Level.ERROR, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; disconnecting " +
-            "(StandAlone until an operator decides)", spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()),
+        peer.sbDetected[v] = true;
+        LOG.log(Level.WARNING, "{0}/{1}: split brain with {2}: generations {3} and {4} are unrelated; applying the " +
+            "after-split-brain policy", spec.name(), v, peer.name(), VolumeMeta.hex(mine.currentGen()),
             VolumeMeta.hex(peerGen));
+        if (!peer.sbSent[v])
+        {
+            peer.sbSent[v] = true;
+            final long changes = peer.bitmapBaseGen[v] == 0 ? ReplicationProtocol.SPLIT_BRAIN_CHANGES_UNKNOWN :
+                peer.outOfSync[v].outOfSyncBytes();
+            final int flags = (peer.discardMyData ? ReplicationProtocol.SPLIT_BRAIN_FLAG_DISCARD_MY_DATA : 0) |
+                (role == Role.PRIMARY ? ReplicationProtocol.SPLIT_BRAIN_FLAG_PRIMARY : 0);
+            peer.link.send(StreamKind.DATA, FRAMES.get().splitBrain(ALLOC, v, changes, metas[v].primarySince(),
+                flags));
+        }
+        resolveSplitBrain(peer);
+    }
+
+    /** The peer's side of a split brain it found on a volume. */
+    private void onSplitBrainReport(final PeerState peer, final Frame frame)
+    {
+        final int v = frame.volume();
+        final ByteBuf body = frame.content();
+        final int at = body.readerIndex();
+        synchronized (this)
+        {
+            if (v >= spec.volumeCount())
+            {
+                return;
+            }
+            peer.sbChanges[v] = body.getLongLE(at + SplitBrainFlyweight.CHANGED_BYTES_OFFSET);
+            peer.sbPrimarySince[v] = body.getLongLE(at + SplitBrainFlyweight.PRIMARY_SINCE_OFFSET);
+            peer.sbFlags[v] = body.getIntLE(at + SplitBrainFlyweight.FLAGS_OFFSET);
+            peer.sbReceived[v] = true;
+            resolveSplitBrain(peer);
+        }
+        publish();
+    }
+
+    /**
+     * Under the lock: once both reports of every split volume are known, apply the policy. Both sides compute the same
+     * verdict from the same facts (the two sides are named by node id, not by "me" and "peer"): one side becomes a
+     * copy of the other, or both stay StandAlone.
+     */
+    private void resolveSplitBrain(final PeerState peer)
+    {
+        long myChanges = 0;
+        long peerChanges = 0;
+        long mySince = 0;
+        long peerSince = 0;
+        boolean any = false;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (!peer.sbDetected[v])
+            {
+                continue;
+            }
+            if (!peer.sbSent[v] || !peer.sbReceived[v])
+            {
+                return; // the peer's report is on its way
+            }
+            any = true;
+            final long mine = peer.bitmapBaseGen[v] == 0 ? -1 : peer.outOfSync[v].outOfSyncBytes();
+            myChanges = myChanges < 0 || mine < 0 ? -1 : myChanges + mine;
+            peerChanges = peerChanges < 0 || peer.sbChanges[v] < 0 ? -1 : peerChanges + peer.sbChanges[v];
+            mySince = Math.max(mySince, metas[v].primarySince());
+            peerSince = Math.max(peerSince, peer.sbPrimarySince[v]);
+        }
+        if (!any || peer.standAlone)
+        {
+            return;
+        }
+        final int peerFlags = peer.sbFlags[firstSplitVolume(peer)];
+        final SplitBrainVerdict.Side me = new SplitBrainVerdict.Side(spec.nodeName(), spec.nodeId(),
+            role == Role.PRIMARY, peer.discardMyData, myChanges, mySince);
+        final SplitBrainVerdict.Side them = new SplitBrainVerdict.Side(peer.name(), peer.spec.nodeId(),
+            (peerFlags & ReplicationProtocol.SPLIT_BRAIN_FLAG_PRIMARY) != 0,
+            (peerFlags & ReplicationProtocol.SPLIT_BRAIN_FLAG_DISCARD_MY_DATA) != 0, peerChanges, peerSince);
+        final SplitBrainVerdict verdict = SplitBrainVerdict.decide(me, them, spec.afterSplitBrain0Pri(),
+            spec.afterSplitBrain1Pri());
+        peer.discardMyData = false; // used once
+        if (verdict.victim() == null)
+        {
+            LOG.log(Level.ERROR, "{0}: split brain with {1} not resolved: {2}; the connection stays down " +
+                "(StandAlone) until an operator decides (connect --discard-my-data on the side to lose)", spec.name(),
+                peer.name(), verdict.reason());
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (peer.sbDetected[v])
+                {
+                    peer.replicationReason[v] = "SplitBrain: " + verdict.reason();
+                }
+            }
+            peer.standAlone = true;
+            peer.link.setEnabled(false);
+            return;
+        }
+        peer.splitBrain = false;
+        final boolean iLose = verdict.victim() == me;
+        LOG.log(Level.WARNING, "{0}: split brain with {1} resolved: {2}; {3}", spec.name(), peer.name(),
+            verdict.reason(), iLose ? "this node discards its changes since the split and resyncs from " + peer.name() :
+            peer.name() + " discards its changes since the split and resyncs from this node");
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (!peer.sbDetected[v])
+            {
+                continue;
+            }
+            peer.sbDetected[v] = false;
+            if (iLose)
+            {
+                // Our bits against the peer (our changes) and its bits against us (its changes) since the generation
+                // both had: the source resyncs their union; without that generation, everything.
+                final long shared = peer.bitmapBaseGen[v];
+                requestResync(peer, v, shared == 0, "split brain resolved: " + verdict.reason(),
+                    shared == 0 ? metas[v].currentGen() : shared);
+            }
+            else
+            {
+                peer.replication[v] = ReplicationState.SYNC_SOURCE; // its RESYNC_REQUEST follows
+                peer.replicationReason[v] = null;
+            }
+        }
+    }
+
+    private static int firstSplitVolume(final PeerState peer)
+    {
+        for (int v = 0; v < peer.sbReceived.length; v++)
+        {
+            if (peer.sbDetected[v])
+            {
+                return v;
+            }
+        }
+        return 0;
     }
 
     /** Under the lock. @return a connected peer that is Primary, or null. */
@@ -2347,12 +2493,36 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     public void connect(final String peerName)
     {
-        for (final PeerState peer : selectPeers(peerName))
+        connect(peerName, false);
+    }
+
+    /**
+     * Connect to a peer again, or to every peer; with {@code discardMyData}, this node's copy loses the next split
+     * brain found with them (DRBD's {@code connect --discard-my-data}): it becomes a copy of the peer's by resync.
+     *
+     * @param peerName      a peer, or null for all.
+     * @param discardMyData in a split brain with these peers, discard this node's changes.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     * @throws IllegalStateException    when discarding is asked while this node is Primary.
+     */
+    public void connect(final String peerName, final boolean discardMyData)
+    {
+        final List<PeerState> selected = selectPeers(peerName);
+        synchronized (this)
+        {
+            if (discardMyData && role == Role.PRIMARY)
+            {
+                throw new IllegalStateException(spec.nodeName() + " is Primary for " + spec.name() + ": its data is " +
+                    "in use and cannot be discarded; make it Secondary first");
+            }
+        }
+        for (final PeerState peer : selected)
         {
             synchronized (this)
             {
                 peer.standAlone = false;
                 peer.splitBrain = false;
+                peer.discardMyData = discardMyData;
             }
             if (peer.link != null)
             {
@@ -2708,7 +2878,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         LOG.log(Level.INFO, "{0}: {1} is Primary", spec.name(), spec.nodeName());
         if (force)
         {
-            newGenerations("made Primary by force");
+            rotateForAbsentPeers("made Primary by force", true);
         }
 
         broadcastState();

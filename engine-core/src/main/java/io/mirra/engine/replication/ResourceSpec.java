@@ -26,6 +26,8 @@ import java.util.Objects;
  *                         none.
  * @param activityLogExtents extents of 4 MiB in each volume's activity log ({@code al-extents}): after a crash, at
  *                         most this many extents are resynced.
+ * @param afterSplitBrain0Pri split-brain policy when neither side is Primary ({@code after-sb-0pri}).
+ * @param afterSplitBrain1Pri split-brain policy when one side is Primary ({@code after-sb-1pri}).
  */
 public record ResourceSpec(
     String name,
@@ -43,7 +45,9 @@ public record ResourceSpec(
     ReadBalancing readBalancing,
     long asyncMaxUnackedBytes,
     long resyncRateMaxBytesPerSec,
-    int activityLogExtents)
+    int activityLogExtents,
+    SplitBrainPolicy afterSplitBrain0Pri,
+    SplitBrainPolicy afterSplitBrain1Pri)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;
@@ -71,6 +75,8 @@ public record ResourceSpec(
         Objects.requireNonNull(protocol, "protocol");
         Objects.requireNonNull(metaDir, "metaDir");
         Objects.requireNonNull(readBalancing, "readBalancing");
+        Objects.requireNonNull(afterSplitBrain0Pri, "afterSplitBrain0Pri");
+        Objects.requireNonNull(afterSplitBrain1Pri, "afterSplitBrain1Pri");
         if (activityLogExtents < 1 || activityLogExtents > ActivityLog.MAX_CAPACITY)
         {
             throw new IllegalArgumentException("activityLogExtents " + activityLogExtents + " outside 1.." +

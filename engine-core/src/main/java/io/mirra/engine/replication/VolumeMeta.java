@@ -55,6 +55,7 @@ final class VolumeMeta
     private static final int PEERS_OFFSET = 96;
     private static final int PEER_RECORD = 80; // name length (1) + name (63) + bitmap generation (8) + flags (8)
     private static final int PEER_NAME_MAX = 63;
+    private static final int PRIMARY_SINCE_OFFSET = PEERS_OFFSET + MAX_PEERS * PEER_RECORD;
     private static final int CRC_OFFSET = SLOT_SIZE - 4;
     private static final int FLAG_PRIMARY = 1;
     private static final int FLAG_CLEAN = 2;
@@ -70,6 +71,8 @@ final class VolumeMeta
     private int historyCount;
     /** Set while this node is Primary: found set at start, the node crashed as Primary. */
     private boolean primary;
+    /** When this node last became Primary (ms since the epoch), for discard-younger-primary; 0 for never. */
+    private long primarySince;
     /** Set by a clean stop, cleared at start: found clear at start, the node did not stop cleanly. */
     private boolean clean;
     private long volumeSize;
@@ -203,6 +206,7 @@ final class VolumeMeta
         final int flags = all.get(at + FLAGS_OFFSET);
         primary = (flags & FLAG_PRIMARY) != 0;
         clean = (flags & FLAG_CLEAN) != 0;
+        primarySince = all.getLong(at + PRIMARY_SINCE_OFFSET);
         bitmapBlockSize = all.getInt(at + BLOCK_SIZE_OFFSET);
         volumeSize = all.getLong(at + VOLUME_SIZE_OFFSET);
         currentGen = all.getLong(at + CURRENT_GEN_OFFSET);
@@ -397,8 +401,18 @@ final class VolumeMeta
         if (isPrimary != primary && file != null)
         {
             primary = isPrimary;
+            if (isPrimary)
+            {
+                primarySince = System.currentTimeMillis();
+            }
             store();
         }
+    }
+
+    /** @return when this node last became Primary, ms since the epoch; 0 for never. */
+    long primarySince()
+    {
+        return primarySince;
     }
 
     /** @return the current generation. */
@@ -534,6 +548,7 @@ final class VolumeMeta
         {
             slot.putLong(HISTORY_OFFSET + 8 * i, history[i]);
         }
+        slot.putLong(PRIMARY_SINCE_OFFSET, primarySince);
         slot.putInt(PEER_COUNT_OFFSET, peerNames.length);
         for (int i = 0; i < peerNames.length; i++)
         {

@@ -48,6 +48,8 @@ final class EngineCluster implements AutoCloseable
     private final int diskThreads;
     private final long resyncRateMax;
     private final int alExtents;
+    private final SplitBrainPolicy afterSb0Pri;
+    private final SplitBrainPolicy afterSb1Pri;
     private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
@@ -67,6 +69,8 @@ final class EngineCluster implements AutoCloseable
         this.diskThreads = b.diskThreads;
         this.resyncRateMax = b.resyncRateMax;
         this.alExtents = b.alExtents;
+        this.afterSb0Pri = b.afterSb0Pri;
+        this.afterSb1Pri = b.afterSb1Pri;
         this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
@@ -140,7 +144,7 @@ final class EngineCluster implements AutoCloseable
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
-            asyncMaxUnacked, resyncRateMax, alExtents);
+            asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -425,6 +429,8 @@ final class EngineCluster implements AutoCloseable
         private int diskThreads = 2;
         private long resyncRateMax;
         private int alExtents = ResourceSpec.ACTIVITY_LOG_EXTENTS_DEFAULT;
+        private SplitBrainPolicy afterSb0Pri = SplitBrainPolicy.DISCONNECT;
+        private SplitBrainPolicy afterSb1Pri = SplitBrainPolicy.DISCONNECT;
         private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
@@ -494,6 +500,14 @@ final class EngineCluster implements AutoCloseable
         Builder secret(final String node, final String secret)
         {
             secrets.put(node, secret);
+            return this;
+        }
+
+        /** The split-brain policies with no Primary and with one Primary. */
+        Builder afterSplitBrain(final SplitBrainPolicy zeroPrimaries, final SplitBrainPolicy onePrimary)
+        {
+            this.afterSb0Pri = zeroPrimaries;
+            this.afterSb1Pri = onePrimary;
             return this;
         }
 

@@ -104,9 +104,13 @@ public final class AdminClient
 
     /** Usage of {@code mirra connect}. */
     public static final String CONNECT_USAGE = String.join("\n",
-        "usage: mirra " + TARGET + " connect RES [PEER]",
+        "usage: mirra " + TARGET + " connect RES [PEER] [--discard-my-data]",
         "",
         "Start connecting to PEER (default: every peer of RES) after a disconnect or a StandAlone state.",
+        "",
+        "  --discard-my-data  resolve a split brain with PEER by dropping this node's changes since the split:",
+        "                     its copy becomes a copy of PEER's (only the blocks either side changed are copied).",
+        "                     Refused while this node is Primary.",
         TARGET_HELP);
 
     /** Usage of {@code mirra disconnect}. */
@@ -147,7 +151,7 @@ public final class AdminClient
         "  secondary RES             make the node Secondary for RES",
         "  up RES                    bring RES up on the node",
         "  down RES                  take RES down on the node",
-        "  connect RES [PEER]        connect to PEER (default: all peers)",
+        "  connect RES [PEER] [--discard-my-data]  connect to PEER (default: all peers)",
         "  disconnect RES [PEER]     disconnect from PEER (default: all peers) and stay StandAlone",
         "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
@@ -246,7 +250,7 @@ public final class AdminClient
         try
         {
             final Args parsed = Args.parse(prefix, args.toArray(new String[0]), Set.of(),
-                Set.of("help", "json", "force"));
+                Set.of("help", "json", "force", "discard-my-data"));
             if (parsed.flag("help"))
             {
                 out.println(usage);
@@ -297,6 +301,10 @@ public final class AdminClient
         if (parsed.flag("force") && !command.equals("primary"))
         {
             throw new UsageException(prefix + ": unknown option --force (see " + prefix + " --help)");
+        }
+        if (parsed.flag("discard-my-data") && !command.equals("connect"))
+        {
+            throw new UsageException(prefix + ": unknown option --discard-my-data (see " + prefix + " --help)");
         }
         final int maxPositional;
         switch (command)
@@ -349,6 +357,10 @@ public final class AdminClient
         if (parsed.flag("force"))
         {
             query.put("force", "1");
+        }
+        if (parsed.flag("discard-my-data"))
+        {
+            query.put("discard-my-data", "1");
         }
         // status and events only read: GET; the others change the node: POST
         return new Call(takesJson ? "GET" : "POST", "/v1/" + command, query, command.equals("events"));

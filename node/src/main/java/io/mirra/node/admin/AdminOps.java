@@ -65,11 +65,12 @@ public interface AdminOps
     /**
      * Start connecting to one peer, or to every peer.
      *
-     * @param resource the resource.
-     * @param peer     a peer's node name, or empty for all.
-     * @throws AdminException for an unknown resource or peer, or a resource that is down.
+     * @param resource      the resource.
+     * @param peer          a peer's node name, or empty for all.
+     * @param discardMyData in a split brain with them, this node's changes lose ({@code --discard-my-data}).
+     * @throws AdminException for an unknown resource or peer, a resource that is down, or discarding on a Primary.
      */
-    void connect(String resource, Optional<String> peer) throws AdminException;
+    void connect(String resource, Optional<String> peer, boolean discardMyData) throws AdminException;
 
     /**
      * Disconnect from one peer, or from every peer, and stay disconnected (StandAlone) until {@link #connect}.

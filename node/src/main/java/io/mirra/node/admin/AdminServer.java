@@ -37,7 +37,8 @@ import java.util.logging.Logger;
  *   GET  /v1/status[?resource=R][&amp;json=1]       drbdadm status layout, or drbdsetup status --json
  *   POST /v1/primary?resource=R[&amp;force=1]
  *   POST /v1/secondary?resource=R                  (also /v1/up, /v1/down)
- *   POST /v1/connect?resource=R[&amp;peer=P]         (also /v1/disconnect)
+ *   POST /v1/connect?resource=R[&amp;peer=P][&amp;discard-my-data=1]
+ *   POST /v1/disconnect?resource=R[&amp;peer=P]
  *   POST /v1/invalidate?resource=R
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
@@ -78,7 +79,7 @@ public final class AdminServer implements AutoCloseable
         SECONDARY("/v1/secondary", "POST", "resource"),
         UP("/v1/up", "POST", "resource"),
         DOWN("/v1/down", "POST", "resource"),
-        CONNECT("/v1/connect", "POST", "resource", "peer"),
+        CONNECT("/v1/connect", "POST", "resource", "peer", "discard-my-data"),
         DISCONNECT("/v1/disconnect", "POST", "resource", "peer"),
         INVALIDATE("/v1/invalidate", "POST", "resource"),
         EVENTS("/v1/events", "GET", "json");
@@ -339,7 +340,7 @@ public final class AdminServer implements AutoCloseable
                 ops.down(resource(params));
                 break;
             case CONNECT:
-                ops.connect(resource(params), Optional.ofNullable(params.get("peer")));
+                ops.connect(resource(params), Optional.ofNullable(params.get("peer")), bool(params, "discard-my-data"));
                 break;
             case DISCONNECT:
                 ops.disconnect(resource(params), Optional.ofNullable(params.get("peer")));

@@ -122,6 +122,7 @@ class AdminEndToEndTest
         commands.put(List.of("down", "db"), "down db");
         commands.put(List.of("connect", "demo"), "connect demo");
         commands.put(List.of("connect", "demo", "bravo"), "connect demo bravo");
+        commands.put(List.of("connect", "demo", "bravo", "--discard-my-data"), "connect demo bravo --discard-my-data");
         commands.put(List.of("disconnect", "demo"), "disconnect demo");
         commands.put(List.of("disconnect", "demo", "charlie"), "disconnect demo charlie");
         commands.put(List.of("invalidate", "demo"), "invalidate demo");
@@ -167,6 +168,8 @@ class AdminEndToEndTest
             run("connect", "demo", "bravo", "x"));
         assertEquals(new Result(2, "", "mirra secondary: unknown option --force (see mirra secondary --help)\n"),
             run("secondary", "demo", "--force"));
+        assertEquals(new Result(2, "", "mirra disconnect: unknown option --discard-my-data (see mirra disconnect " +
+            "--help)\n"), run("disconnect", "demo", "--discard-my-data"));
         assertEquals(new Result(2, "", "mirra primary: unknown option --json (see mirra primary --help)\n"),
             run("primary", "demo", "--json"));
         assertEquals(new Result(2, "", "mirra primary: option --force given twice\n"),

@@ -103,9 +103,11 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
-    public void connect(final String resource, final Optional<String> peer) throws AdminException
+    public void connect(final String resource, final Optional<String> peer, final boolean discardMyData)
+        throws AdminException
     {
-        op("connect", resource, peer.orElse(null));
+        final String arg = (peer.orElse("") + (discardMyData ? " --discard-my-data" : "")).strip();
+        op("connect", resource, arg.isEmpty() ? null : arg);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -291,6 +292,7 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
                 return validateTwoPc(ctx, type, complete, at);
             case TWOPC_REPLY: return validateTwoPcReply(ctx, complete, at);
             case RESYNC_REQUEST: return validateResyncRequest(ctx, complete, at);
+            case SPLIT_BRAIN: return validateSplitBrain(ctx, complete, at);
             default: return true;
         }
     }
@@ -386,6 +388,27 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
                 ", expected 1.." + Long.MAX_VALUE);
         }
         return validateRange(ctx, type, byteOffset, length);
+    }
+
+    private boolean validateSplitBrain(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final int flags = complete.getIntLE(at + SplitBrainFlyweight.FLAGS_OFFSET);
+        if ((flags & ~KNOWN_SPLIT_BRAIN_FLAGS) != 0)
+        {
+            return fail(ctx, Reason.BAD_FLAGS, "SPLIT_BRAIN flags 0x" + Integer.toHexString(flags));
+        }
+        final int reserved = complete.getIntLE(at + SplitBrainFlyweight.RESERVED_OFFSET);
+        if (reserved != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "SPLIT_BRAIN reserved field 0x" + Integer.toHexString(reserved) +
+                ", expected 0");
+        }
+        final long changed = complete.getLongLE(at + SplitBrainFlyweight.CHANGED_BYTES_OFFSET);
+        if (changed < 0 && changed != SPLIT_BRAIN_CHANGES_UNKNOWN)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "SPLIT_BRAIN changed bytes " + Long.toUnsignedString(changed));
+        }
+        return true;
     }
 
     private boolean validateReadRequest(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)

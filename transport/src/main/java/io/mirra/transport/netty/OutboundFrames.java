@@ -9,6 +9,7 @@ import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.RefuseFlyweight;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -48,6 +49,7 @@ public final class OutboundFrames
     private final TwoPcReplyFlyweight twoPcReply = new TwoPcReplyFlyweight();
     private final ResyncRequestFlyweight resyncRequest = new ResyncRequestFlyweight();
     private final ResyncEndFlyweight resyncEnd = new ResyncEndFlyweight();
+    private final SplitBrainFlyweight splitBrain = new SplitBrainFlyweight();
 
     /**
      * A HELLO.
@@ -488,6 +490,27 @@ public final class OutboundFrames
             .epoch(0)
             .flags(0);
         return finish(OUT_OF_SYNC, volume, body, RangeOpFlyweight.LENGTH);
+    }
+
+    /**
+     * A SPLIT_BRAIN: the sender's facts about its side of a split brain on the volume.
+     *
+     * @param alloc        for the body.
+     * @param volume       volume number.
+     * @param changedBytes bytes changed since the split, or {@code SPLIT_BRAIN_CHANGES_UNKNOWN}.
+     * @param primarySince when the sender last became Primary, ms since the epoch (0: never).
+     * @param flags        {@code SPLIT_BRAIN_FLAG_*} bits.
+     * @return the frame.
+     */
+    public Frame splitBrain(final ByteBufAllocator alloc, final int volume, final long changedBytes,
+        final long primarySince, final int flags)
+    {
+        final ByteBuf body = alloc.buffer(SplitBrainFlyweight.LENGTH, SplitBrainFlyweight.LENGTH);
+        splitBrain.wrap(view.wrapForWrite(body, 0, SplitBrainFlyweight.LENGTH), 0)
+            .changedBytes(changedBytes)
+            .primarySince(primarySince)
+            .flags(flags);
+        return finish(SPLIT_BRAIN, volume, body, SplitBrainFlyweight.LENGTH);
     }
 
     /**

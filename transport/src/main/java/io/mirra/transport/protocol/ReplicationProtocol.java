@@ -41,7 +41,8 @@ import java.nio.ByteOrder;
  *     <li><b>Frame Flags</b>: none is defined in version 1; a frame with any bit set is refused.</li>
  *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
  *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY},
- *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}, {@link #OUT_OF_SYNC}), zero otherwise;
+ *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}, {@link #OUT_OF_SYNC},
+ *     {@link #SPLIT_BRAIN}), zero otherwise;
  *     always below
  *     {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
@@ -223,6 +224,20 @@ public final class ReplicationProtocol
      * union of both sides' bits.
      */
     public static final int OUT_OF_SYNC = 73;
+    /**
+     * Data stream: the sender found the two copies of the volume unrelated (split brain) and tells what the
+     * after-split-brain policy needs: its changes since the split, when it became Primary, and whether the operator
+     * asked it to discard its data ({@link SplitBrainFlyweight}).
+     */
+    public static final int SPLIT_BRAIN = 74;
+    /** {@link SplitBrainFlyweight#changedBytes()} when the sender cannot count its changes. */
+    public static final long SPLIT_BRAIN_CHANGES_UNKNOWN = -1L;
+    /** Split-brain flag: the operator asked the sender to discard its data ({@code connect --discard-my-data}). */
+    public static final int SPLIT_BRAIN_FLAG_DISCARD_MY_DATA = 1;
+    /** Split-brain flag: the sender is Primary now. */
+    public static final int SPLIT_BRAIN_FLAG_PRIMARY = 1 << 1;
+    /** Every split-brain flag this version knows. */
+    public static final int KNOWN_SPLIT_BRAIN_FLAGS = SPLIT_BRAIN_FLAG_DISCARD_MY_DATA | SPLIT_BRAIN_FLAG_PRIMARY;
 
     // ---- write flags (WriteFlyweight.flags) ---------------------------------------------------------------------
 
@@ -390,6 +405,7 @@ public final class ReplicationProtocol
             case RESYNC_DATA:
             case RESYNC_END:
             case OUT_OF_SYNC:
+            case SPLIT_BRAIN:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
@@ -438,6 +454,7 @@ public final class ReplicationProtocol
             case RESYNC_REQUEST: return ResyncRequestFlyweight.LENGTH;
             case RESYNC_DATA: return WriteFlyweight.HEADER_LENGTH;
             case RESYNC_END: return ResyncEndFlyweight.LENGTH;
+            case SPLIT_BRAIN: return SplitBrainFlyweight.LENGTH;
             default: return 0;
         }
     }
@@ -498,6 +515,7 @@ public final class ReplicationProtocol
             case RESYNC_DATA: return "RESYNC_DATA";
             case RESYNC_END: return "RESYNC_END";
             case OUT_OF_SYNC: return "OUT_OF_SYNC";
+            case SPLIT_BRAIN: return "SPLIT_BRAIN";
             default: return "UNKNOWN(" + type + ")";
         }
     }

@@ -6,6 +6,7 @@ import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -551,6 +552,50 @@ class ReplicationMessagesCodecTest
         {
             decoded.forEach(Frame::release);
         }
+    }
+
+    @Test
+    void shouldRoundTripSplitBrainReports()
+    {
+        final List<Frame> decoded = roundTrip(STREAM_DATA, List.of(
+            frames.splitBrain(ALLOC, 2, 12_288, 1_790_000_000_000L, SPLIT_BRAIN_FLAG_PRIMARY),
+            frames.splitBrain(ALLOC, 0, SPLIT_BRAIN_CHANGES_UNKNOWN, 0, SPLIT_BRAIN_FLAG_DISCARD_MY_DATA)), 5);
+        try
+        {
+            assertEquals(List.of(SPLIT_BRAIN, SPLIT_BRAIN), decoded.stream().map(Frame::type).toList());
+            final SplitBrainFlyweight first = new SplitBrainFlyweight().wrap(bodyOf(decoded.get(0)), 0);
+            assertEquals(2, decoded.get(0).volume());
+            assertEquals(12_288, first.changedBytes());
+            assertEquals(1_790_000_000_000L, first.primarySince());
+            assertEquals(SPLIT_BRAIN_FLAG_PRIMARY, first.flags());
+            final SplitBrainFlyweight second = new SplitBrainFlyweight().wrap(bodyOf(decoded.get(1)), 0);
+            assertEquals(SPLIT_BRAIN_CHANGES_UNKNOWN, second.changedBytes());
+            assertEquals(SPLIT_BRAIN_FLAG_DISCARD_MY_DATA, second.flags());
+        }
+        finally
+        {
+            decoded.forEach(Frame::release);
+        }
+    }
+
+    @Test
+    void shouldRejectSplitBrainReportsWithUnknownFlagsReservedBitsOrNegativeChanges()
+    {
+        final byte[] body = new byte[SplitBrainFlyweight.LENGTH];
+        final UnsafeBuffer b = new UnsafeBuffer(body);
+        b.putInt(SplitBrainFlyweight.FLAGS_OFFSET, 4, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(SPLIT_BRAIN, body), Reason.BAD_FLAGS, "SPLIT_BRAIN flags 0x4");
+        b.putInt(SplitBrainFlyweight.FLAGS_OFFSET, 0, BYTE_ORDER);
+        b.putInt(SplitBrainFlyweight.RESERVED_OFFSET, 9, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(SPLIT_BRAIN, body), Reason.BAD_FIELD,
+            "SPLIT_BRAIN reserved field 0x9, expected 0");
+        b.putInt(SplitBrainFlyweight.RESERVED_OFFSET, 0, BYTE_ORDER);
+        b.putLong(SplitBrainFlyweight.CHANGED_BYTES_OFFSET, -2, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(SPLIT_BRAIN, body), Reason.BAD_FIELD, "SPLIT_BRAIN changed bytes");
+        assertRejected(STREAM_DATA, frame(SPLIT_BRAIN, new byte[SplitBrainFlyweight.LENGTH - 1]), Reason.BAD_LENGTH,
+            "SPLIT_BRAIN body of 23 bytes, expected 24");
+        assertRejected(STREAM_CONTROL, frame(SPLIT_BRAIN, new byte[SplitBrainFlyweight.LENGTH]),
+            Reason.UNEXPECTED_TYPE, "SPLIT_BRAIN on the CONTROL stream");
     }
 
     @Test
