@@ -412,6 +412,20 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
+    public void verify(final String resource, final Optional<String> peer) throws AdminException
+    {
+        final ReplicatedResource r = require(resource);
+        try
+        {
+            r.verify(peer.orElse(null)); // runs on; the engine logs the result
+        }
+        catch (final IllegalArgumentException | IllegalStateException ex)
+        {
+            throw new AdminException(ex.getMessage());
+        }
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         final ReplicatedResource r = require(resource);

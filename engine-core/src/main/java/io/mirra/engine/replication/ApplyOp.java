@@ -36,6 +36,8 @@ final class ApplyOp implements Runnable
     Frame frame;
     /** RESYNC_END: the generation the copy takes over. */
     long sourceGen;
+    /** READ for a VERIFY_REQUEST: bytes per digest of the reply (0 for a plain read). */
+    int verifyBlockSize;
     /** READ: the buffer the data is read into; handed to the reply. */
     ByteBuf readBuffer;
     BlockStore store;

@@ -8,6 +8,7 @@ import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
+import io.mirra.transport.protocol.VerifyRequestFlyweight;
 import io.mirra.transport.protocol.WriteFlyweight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -34,6 +35,7 @@ final class PeerApplier
 {
     private static final System.Logger LOG = System.getLogger(PeerApplier.class.getName());
     private static final ThreadLocal<OutboundFrames> FRAMES = ThreadLocal.withInitial(OutboundFrames::new);
+    private static final ThreadLocal<BlockDigest> DIGEST = ThreadLocal.withInitial(BlockDigest::new);
     private static final ByteBufAllocator ALLOC = ByteBufAllocator.DEFAULT;
 
     /** Writes received and waiting at the gate beyond which the peer's data stream is not read. */
@@ -106,6 +108,17 @@ final class PeerApplier
             {
                 op = new ApplyOp(this, peer, ApplyOp.RESYNC_END, volume, 0, 0, 0, 0, 0);
                 op.sourceGen = body.getLongLE(base + ResyncEndFlyweight.SOURCE_GEN_OFFSET);
+                frame.release();
+                break;
+            }
+            case ReplicationProtocol.VERIFY_REQUEST:
+            {
+                // Served like a read (after the writes that arrived before it), answered with digests.
+                final long id = body.getLongLE(base + VerifyRequestFlyweight.REQUEST_ID_OFFSET);
+                final long offset = body.getLongLE(base + VerifyRequestFlyweight.BYTE_OFFSET_OFFSET);
+                final long length = body.getUnsignedIntLE(base + VerifyRequestFlyweight.LENGTH_OFFSET);
+                op = new ApplyOp(this, peer, ApplyOp.READ, volume, id, offset, length, 0, 0);
+                op.verifyBlockSize = (int)body.getUnsignedIntLE(base + VerifyRequestFlyweight.BLOCK_SIZE_OFFSET);
                 frame.release();
                 break;
             }
@@ -321,6 +334,20 @@ final class PeerApplier
     /** Under the lock: answer the peer and release what the op holds. */
     private void finishApply(final ApplyOp op, final int errno)
     {
+        if (op.kind == ApplyOp.READ && op.verifyBlockSize > 0)
+        {
+            final long[] digests = new long[BlockDigest.count(op.length, op.verifyBlockSize)];
+            int count = 0;
+            if (errno == 0 && op.readBuffer != null)
+            {
+                count = DIGEST.get().digests(op.readBuffer.nioBuffer(0, (int)op.length), op.verifyBlockSize,
+                    digests);
+            }
+            op.from.link.send(StreamKind.DATA, FRAMES.get().verifyReply(ALLOC, op.volume, op.seq,
+                errno != 0 ? errno : op.readBuffer == null ? StorageException.EIO : 0, digests, count));
+            releaseApplyOp(op);
+            return;
+        }
         if (op.kind == ApplyOp.READ)
         {
             if (errno == 0 && op.readBuffer != null)

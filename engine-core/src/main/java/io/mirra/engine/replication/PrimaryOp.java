@@ -24,6 +24,8 @@ final class PrimaryOp implements Runnable
     static final int FLUSH = 4;
     /** A resync read: the local part reads the range, which is then sent to {@link #resyncPeer}. */
     static final int RESYNC = 5;
+    /** An online verify range: read locally (writes to it wait) and compared with the peer's digests. */
+    static final int VERIFY = 6;
 
     static final int FLAG_FUA = 1;
     static final int FLAG_NO_HOLE = 1 << 1;
@@ -66,6 +68,13 @@ final class PrimaryOp implements Runnable
     long resyncFromBit;
     long resyncToBit;
     long resyncSession;
+    /** VERIFY: the session, the local and remote digests, and which of the two are in. */
+    VerifySession verify;
+    long[] localDigests;
+    long[] remoteDigests;
+    int remoteStatus;
+    boolean localDone;
+    boolean remoteDone;
     /** RESYNC: the buffer the range is read into (handed to the frame). */
     ByteBuf readBuf;
     /** Ops that overlap this one and wait for it to complete (in arrival order). */
@@ -129,13 +138,14 @@ final class PrimaryOp implements Runnable
                     store.flush();
                     break;
                 case RESYNC:
+                case VERIFY:
                     store.read(readBuf.nioBuffer(0, (int)length), offset);
                     readBuf.writerIndex((int)length);
                     break;
                 default:
                     throw new IllegalStateException("kind " + kind);
             }
-            if (kind != FLUSH && kind != RESYNC && hasFlag(FLAG_FUA))
+            if (kind != FLUSH && kind != RESYNC && kind != VERIFY && hasFlag(FLAG_FUA))
             {
                 store.flush();
             }
@@ -174,6 +184,7 @@ final class PrimaryOp implements Runnable
             case ZERO: return "WRITE_ZEROES";
             case FLUSH: return "FLUSH";
             case RESYNC: return "RESYNC";
+            case VERIFY: return "VERIFY";
             default: return "?";
         }
     }

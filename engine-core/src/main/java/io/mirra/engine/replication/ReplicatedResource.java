@@ -18,6 +18,7 @@ import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
+import io.mirra.transport.protocol.VerifyReplyFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -95,6 +96,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private final Map<String, PeerState> peersByName = new LinkedHashMap<>();
     private final List<ArrayList<PrimaryOp>> active = new ArrayList<>();
     private final Long2ObjectHashMap<PrimaryOp> inflight = new Long2ObjectHashMap<>();
+    /** Online verify: ranges whose peer digests are awaited, by request id; sessions per peer index and volume. */
+    private final Long2ObjectHashMap<PrimaryOp> verifyInflight = new Long2ObjectHashMap<>();
+    private final VerifySession[][] verifySessions;
+    private long nextVerifyId = 1;
+    private final BlockDigest digest = new BlockDigest(); // under the lock
     /** RESYNC_DATA frames sent and not yet acknowledged, by sequence. */
     private final Long2ObjectHashMap<PrimaryOp> resyncInflight = new Long2ObjectHashMap<>();
     /** SyncTarget side, per volume: the peer this node resyncs from, or null. */
@@ -204,6 +210,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peersByName.put(peers[i].name(), peers[i]);
         }
         this.remoteReads = new RemoteReads(spec, peers);
+        this.verifySessions = new VerifySession[peers.length][spec.volumeCount()];
         this.syncSource = new PeerState[spec.volumeCount()];
         this.crashedPrimary = new boolean[spec.volumeCount()];
         this.crashFull = new boolean[spec.volumeCount()];
@@ -1197,6 +1204,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 onResyncRead(op);
                 return;
             }
+            if (op.kind == PrimaryOp.VERIFY)
+            {
+                onVerifyRead(op);
+                return;
+            }
             if (op.localErrno() != 0 && op.errno == 0)
             {
                 op.errno = op.localErrno();
@@ -1251,6 +1263,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 if (waiter.kind == PrimaryOp.RESYNC)
                 {
                     startResyncRead(waiter);
+                }
+                else if (waiter.kind == PrimaryOp.VERIFY)
+                {
+                    startVerifyRange(waiter);
                 }
                 else
                 {
@@ -1369,6 +1385,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.durableByPeer[i] = 0;
             maybeComplete(op);
         }
+        for (int v = 0; v < spec.volumeCount() && role == Role.PRIMARY; v++)
+        {
+            // Blocks known to differ (an online verify found them): the same generation would hide them too.
+            missed |= !peer.isDiskless(v) && peer.sameGen[v] && peer.outOfSync[v] != null &&
+                !peer.outOfSync[v].isEmpty();
+        }
         if (missed)
         {
             // Writes it may not have received completed without it: the same generation would hide them.
@@ -1376,6 +1398,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         peer.unackedBytes = 0;
         peer.unackedRequests = 0;
+        failVerifies(peer, "the link to " + peer.name() + " went down (" + why + ")");
         remoteReads.onPeerDown(peer, why, closed);
         // Resync frames it will not acknowledge: their blocks are out of sync again.
         final List<Long> lost = new ArrayList<>();
@@ -1880,6 +1903,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             case ReplicationProtocol.WRITE_ZEROES:
             case ReplicationProtocol.FLUSH:
             case ReplicationProtocol.READ_REQUEST:
+            case ReplicationProtocol.VERIFY_REQUEST:
             case ReplicationProtocol.RESYNC_DATA:
             case ReplicationProtocol.RESYNC_END:
                 applier.onPeerOp(peer, frame);
@@ -1919,6 +1943,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     break;
                 case ReplicationProtocol.SPLIT_BRAIN:
                     onSplitBrainReport(peer, frame);
+                    break;
+                case ReplicationProtocol.VERIFY_REPLY:
+                    onVerifyReply(peer, frame);
                     break;
                 case ReplicationProtocol.PING:
                     link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
@@ -2555,6 +2582,269 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     }
 
     /**
+     * Online verify (DRBD's {@code verify}): compare a digest of every 4 KiB block of each volume with a peer's copy,
+     * without copying data, and mark each block that differs out of sync for that peer (a later resync, after
+     * disconnect and connect, copies them). Applications keep running; writes to the range being compared wait for
+     * it. Run on the Primary, nothing in flight is ever reported as a difference.
+     *
+     * @param peerName a peer, or null for every connected peer with a disk.
+     * @return completes with the bytes found different, summed over volumes and peers; exceptionally when a link
+     *         goes down or a disk fails meanwhile.
+     * @throws IllegalStateException when refused: no such connected peer replicating with an UpToDate copy, the local
+     *                               copy is not UpToDate, or a verify with that peer runs already.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     */
+    public CompletableFuture<Long> verify(final String peerName)
+    {
+        final List<PeerState> selected = selectPeers(peerName);
+        final List<CompletableFuture<Long>> runs = new ArrayList<>();
+        synchronized (this)
+        {
+            final List<VerifySession> sessions = new ArrayList<>();
+            for (final PeerState peer : selected)
+            {
+                for (int v = 0; v < spec.volumeCount(); v++)
+                {
+                    if (stores[v] == null || peer.isDiskless(v))
+                    {
+                        continue;
+                    }
+                    final String refusal = closed ? "resource " + spec.name() + " is down" :
+                        diskStates[v] != DiskState.UP_TO_DATE ? "the local disk is " + diskStates[v].displayName() :
+                        !peer.replicates(v) ? peer.name() + " is not connected and replicating volume " + v :
+                        peer.diskStates[v] != DiskState.UP_TO_DATE ? peer.name() + "'s disk is " +
+                            peer.diskStates[v].displayName() :
+                        verifySessions[peer.index][v] != null ? "a verify with " + peer.name() + " runs already" : null;
+                    if (refusal != null)
+                    {
+                        if (peerName == null && !peer.replicates(v))
+                        {
+                            continue; // all peers: those that can be verified
+                        }
+                        throw new IllegalStateException("cannot verify volume " + v + " of " + spec.name() +
+                            " with " + peer.name() + ": " + refusal);
+                    }
+                    sessions.add(new VerifySession(peer, v, spec.volumeSizes()[v]));
+                }
+            }
+            if (sessions.isEmpty())
+            {
+                throw new IllegalStateException("nothing to verify: no connected peer with a copy of " + spec.name());
+            }
+            for (final VerifySession session : sessions)
+            {
+                verifySessions[session.peer.index][session.volume] = session;
+                runs.add(session.done);
+                LOG.log(Level.INFO, "{0}/{1}: online verify with {2} starts", spec.name(), session.volume,
+                    session.peer.name());
+                pumpVerify(session);
+            }
+        }
+        publish();
+        return CompletableFuture.allOf(runs.toArray(new CompletableFuture[0]))
+            .thenApply((ignored) -> runs.stream().mapToLong(CompletableFuture::join).sum());
+    }
+
+    /** Under the lock: start ranges until MAX_IN_FLIGHT run, or finish. */
+    private void pumpVerify(final VerifySession session)
+    {
+        final int v = session.volume;
+        while (session.failure == null && session.inFlight < VerifySession.MAX_IN_FLIGHT &&
+            session.cursor < session.size)
+        {
+            final long offset = session.cursor;
+            final long length = Math.min(ReplicationProtocol.MAX_VERIFY_LENGTH, session.size - offset);
+            session.cursor += length;
+            session.inFlight++;
+            final PrimaryOp op = new PrimaryOp(this, PrimaryOp.VERIFY, v, offset, length, 0, null, NO_CALLBACK, null,
+                peers.length);
+            op.verify = session;
+            for (final PrimaryOp other : active.get(v))
+            {
+                if (op.overlaps(other))
+                {
+                    if (other.waiters == null)
+                    {
+                        other.waiters = new ArrayList<>(2);
+                    }
+                    other.waiters.add(op);
+                    op.blockedBy++;
+                }
+            }
+            active.get(v).add(op); // writes to the range wait until both digests are in
+            if (op.blockedBy == 0)
+            {
+                startVerifyRange(op);
+            }
+        }
+        if (session.finished() && !session.done.isDone())
+        {
+            verifySessions[session.peer.index][v] = null;
+            if (session.failure != null)
+            {
+                LOG.log(Level.WARNING, "{0}/{1}: online verify with {2} stopped: {3}", spec.name(), v,
+                    session.peer.name(), session.failure);
+                session.done.completeExceptionally(new IllegalStateException(session.failure));
+            }
+            else
+            {
+                LOG.log(Level.INFO, "{0}/{1}: online verify with {2} done: {3} of {4} bytes differ{5}", spec.name(), v,
+                    session.peer.name(), session.differingBytes, session.checkedBytes, session.differingBytes == 0 ?
+                    "" : " (marked out of sync; disconnect and connect to resync them)");
+                session.done.complete(session.differingBytes);
+            }
+            publish();
+        }
+    }
+
+    /** Under the lock: ask the peer for its digests and read our copy of the range. */
+    private void startVerifyRange(final PrimaryOp op)
+    {
+        final VerifySession session = op.verify;
+        if (session.failure != null || !session.peer.isUp())
+        {
+            finishVerifyRange(op, session.failure != null ? session.failure : session.peer.name() + " is gone");
+            return;
+        }
+        final long id = nextVerifyId++;
+        verifyInflight.put(id, op);
+        op.firstSeq = id;
+        session.peer.link.send(StreamKind.DATA, FRAMES.get().verifyRequest(ALLOC, op.volume, id, op.offset,
+            (int)op.length, VerifySession.BLOCK_SIZE));
+        op.store = stores[op.volume];
+        op.readBuf = ALLOC.directBuffer((int)op.length, (int)op.length);
+        op.localPending = true;
+        lowerPending++;
+        if (!workers.offer(op))
+        {
+            lowerPending--;
+            op.localPending = false;
+            op.errno = StorageException.EIO;
+            op.message = "disk queue full";
+            onVerifyRead(op);
+        }
+    }
+
+    /** Under the lock: our copy of the range is read. */
+    private void onVerifyRead(final PrimaryOp op)
+    {
+        final int err = op.errno != 0 ? op.errno : op.localErrno();
+        if (err == 0)
+        {
+            op.localDigests = new long[BlockDigest.count(op.length, VerifySession.BLOCK_SIZE)];
+            digest.digests(op.readBuf.nioBuffer(0, (int)op.length), VerifySession.BLOCK_SIZE, op.localDigests);
+        }
+        else if (op.verify.failure == null)
+        {
+            op.verify.failure = "local read of " + op + " failed: " + (op.message != null ? op.message :
+                op.localMessage());
+        }
+        op.readBuf.release();
+        op.readBuf = null;
+        op.localDone = true;
+        maybeCompareVerifyRange(op);
+    }
+
+    private void onVerifyReply(final PeerState peer, final Frame frame)
+    {
+        final ByteBuf body = frame.content();
+        final int at = body.readerIndex();
+        synchronized (this)
+        {
+            final long id = body.getLongLE(at + VerifyReplyFlyweight.REQUEST_ID_OFFSET);
+            final PrimaryOp op = verifyInflight.get(id);
+            if (op == null || op.verify.peer != peer)
+            {
+                LOG.log(Level.WARNING, "{0}: VERIFY_REPLY {1} from {2} answers no request; ignored", spec.name(), id,
+                    peer.name());
+                return;
+            }
+            verifyInflight.remove(id);
+            op.remoteStatus = body.getIntLE(at + VerifyReplyFlyweight.STATUS_OFFSET);
+            final int count = body.getIntLE(at + VerifyReplyFlyweight.COUNT_OFFSET);
+            if (op.remoteStatus == 0 && count == BlockDigest.count(op.length, VerifySession.BLOCK_SIZE))
+            {
+                op.remoteDigests = new long[count];
+                for (int i = 0; i < count; i++)
+                {
+                    op.remoteDigests[i] = body.getLongLE(at + VerifyReplyFlyweight.DIGESTS_OFFSET + 8 * i);
+                }
+            }
+            else if (op.verify.failure == null)
+            {
+                op.verify.failure = op.remoteStatus != 0 ? peer.name() + " could not read " + op + " (errno " +
+                    op.remoteStatus + ")" : peer.name() + " answered " + count + " digests for " + op;
+            }
+            op.remoteDone = true;
+            maybeCompareVerifyRange(op);
+        }
+    }
+
+    /** Under the lock: both digests of a range are in: mark the blocks that differ. */
+    private void maybeCompareVerifyRange(final PrimaryOp op)
+    {
+        if (!op.localDone || !op.remoteDone)
+        {
+            return;
+        }
+        final VerifySession session = op.verify;
+        if (op.localDigests != null && op.remoteDigests != null)
+        {
+            for (int i = 0; i < op.localDigests.length; i++)
+            {
+                if (op.localDigests[i] != op.remoteDigests[i])
+                {
+                    final long offset = op.offset + (long)i * VerifySession.BLOCK_SIZE;
+                    final long length = Math.min(VerifySession.BLOCK_SIZE, op.offset + op.length - offset);
+                    session.peer.markOutOfSync(op.volume, offset, length);
+                    session.differingBytes += length;
+                }
+            }
+            session.checkedBytes += op.length;
+        }
+        finishVerifyRange(op, null);
+    }
+
+    /** Under the lock: the range is done (compared or abandoned): writes waiting for it go. */
+    private void finishVerifyRange(final PrimaryOp op, final String failure)
+    {
+        final VerifySession session = op.verify;
+        if (failure != null && session.failure == null)
+        {
+            session.failure = failure;
+        }
+        op.completed = true;
+        newEpochPending = true;
+        active.get(op.volume).remove(op);
+        releaseWaiters(op);
+        session.inFlight--;
+        pumpVerify(session);
+    }
+
+    /** Under the lock: the peer is gone: its verify ranges will not be answered. */
+    private void failVerifies(final PeerState peer, final String why)
+    {
+        final List<Long> lost = new ArrayList<>();
+        verifyInflight.forEach((id, op) ->
+        {
+            if (op.verify.peer == peer)
+            {
+                lost.add(id);
+            }
+        });
+        for (final Long id : lost)
+        {
+            final PrimaryOp op = verifyInflight.remove((long)id);
+            if (op.verify.failure == null)
+            {
+                op.verify.failure = why;
+            }
+            op.remoteDone = true;
+            maybeCompareVerifyRange(op); // finishes once the local read is in
+        }
+    }
+
+    /**
      * Declare this node's copy of every volume unknown (Inconsistent) and take a full resync from an UpToDate peer
      * (the Primary if one is connected): DRBD's {@code invalidate}, for a copy known or suspected to be damaged.
      *
@@ -3095,8 +3385,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     rate = (long)(peer.resyncSent[v] * 1e9 / elapsedNs);
                     secondsLeft = rate > 0 ? (outOfSync + rate - 1) / rate : -1;
                 }
-                peerDevices.add(new ResourceStatus.PeerDeviceStatus(v,
-                    peer.isUp() ? peer.replication[v] : ReplicationState.OFF,
+                final ReplicationState shown = !peer.isUp() ? ReplicationState.OFF :
+                    verifySessions[peer.index][v] != null && peer.replication[v] == ReplicationState.ESTABLISHED ?
+                    ReplicationState.VERIFY_S : peer.replication[v];
+                peerDevices.add(new ResourceStatus.PeerDeviceStatus(v, shown,
                     peer.isUp() ? peer.diskStates[v] : DiskState.D_UNKNOWN, peer.isDiskless(v), outOfSync,
                     peer.sentBytes[v], peer.receivedBytes[v], peer.running.size() + peer.queued.size(),
                     peer.unackedRequests, size == 0 ? 100.0 : 100.0 * (size - outOfSync) / size, rate, secondsLeft));

@@ -104,6 +104,7 @@ class ResyncTest
         assertEquals(0, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
         awaitEqualDisks("a", "b");
         assertEquals(cluster.node("a").resource.currentGeneration(0), cluster.node("b").resource.currentGeneration(0));
+        assertEquals(0L, await(a.resource.verify("b")), "an online verify after the resync finds no difference");
         // Replication goes on after the resync.
         a.write(0, 8192, new byte[] {42}, false);
         assertEquals(42, cluster.node("b").readDisk(0, 8192, 1)[0]);
@@ -298,6 +299,46 @@ class ResyncTest
         }
         assertEquals(65536L * wide.size(), sentTo("a", "b"),
             "the 4 KiB bits were widened to 64 KiB blocks, none lost, no full resync");
+    }
+
+    @Test
+    void shouldFindExactlyTheDamagedBlocksByOnlineVerifyAndResyncThem() throws Exception
+    {
+        final Random random = new Random(SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        final byte[] data = new byte[1 << 20];
+        random.nextBytes(data);
+        a.write(0, 3 << 20, data, false);
+        assertEquals(0L, await(a.resource.verify(null)));
+        // Two blocks of b's disk change behind mirra's back (a failing disk, a stray dd).
+        try (io.mirra.engine.storage.FileBlockStore disk = io.mirra.engine.storage.FileBlockStore.openOrCreate(
+            dir.resolve("b").resolve("disk-0.img"), SIZE, false))
+        {
+            disk.write(java.nio.ByteBuffer.wrap(new byte[] {1}), (3 << 20) + 5000);
+            disk.write(java.nio.ByteBuffer.wrap(new byte[] {1}), SIZE - 1);
+        }
+        // Writes go on while the verify runs; none of them is reported as a difference.
+        final java.util.concurrent.CompletableFuture<Long> verify = a.resource.verify("b");
+        for (int i = 0; i < 50; i++)
+        {
+            a.write(0, 4096L * random.nextInt(256), data, false);
+        }
+        assertEquals(2 * 4096L, await(verify), "exactly the two damaged 4 KiB blocks");
+        assertEquals(2 * 4096L, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
+        a.resource.disconnect("b");
+        awaitCondition("a let b go", () -> connection("a", "b").connectionState() == ConnectionState.STAND_ALONE &&
+            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.OFF);
+        final IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> a.resource.verify("b"));
+        assertTrue(refused.getMessage().contains("b is not connected"), refused.getMessage());
+        a.resource.connect("b");
+        awaitCondition("b resynced", () -> connection("a", "b").peerDevices().get(0).outOfSyncBytes() == 0 &&
+            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED);
+        awaitEqualDisks("a", "b");
+        assertEquals(0L, await(a.resource.verify("b")));
     }
 
     @Test

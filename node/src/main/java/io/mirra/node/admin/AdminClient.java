@@ -121,6 +121,16 @@ public final class AdminClient
         "'mirra connect'. Writes on a Primary go on; the blocks they change are marked out of sync for the peer.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra verify}. */
+    public static final String VERIFY_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " verify RES [PEER]",
+        "",
+        "Start an online verify of RES against PEER (default: every connected peer with a copy): a digest of every",
+        "4 KiB block is compared, no data is copied. Runs in the background while applications keep working; blocks",
+        "that differ show as out-of-sync in 'mirra status', the result goes to the node's log. Run it on the",
+        "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra invalidate}. */
     public static final String INVALIDATE_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " invalidate RES",
@@ -153,6 +163,7 @@ public final class AdminClient
         "  down RES                  take RES down on the node",
         "  connect RES [PEER] [--discard-my-data]  connect to PEER (default: all peers)",
         "  disconnect RES [PEER]     disconnect from PEER (default: all peers) and stay StandAlone",
+        "  verify RES [PEER]         compare every block with PEER's copy (online verify)",
         "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
 
@@ -166,6 +177,7 @@ public final class AdminClient
         usages.put("down", DOWN_USAGE);
         usages.put("connect", CONNECT_USAGE);
         usages.put("disconnect", DISCONNECT_USAGE);
+        usages.put("verify", VERIFY_USAGE);
         usages.put("invalidate", INVALIDATE_USAGE);
         usages.put("events", EVENTS_USAGE);
         USAGES = Collections.unmodifiableMap(usages);
@@ -317,6 +329,7 @@ public final class AdminClient
                 break;
             case "connect":
             case "disconnect":
+            case "verify":
                 maxPositional = 2;
                 break;
             default:

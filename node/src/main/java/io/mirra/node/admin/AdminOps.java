@@ -82,6 +82,17 @@ public interface AdminOps
     void disconnect(String resource, Optional<String> peer) throws AdminException;
 
     /**
+     * Start an online verify against one peer or every connected peer with a copy; it runs in the background, the
+     * blocks found different show as out of sync, the result goes to the node's log.
+     *
+     * @param resource the resource.
+     * @param peer     a peer's node name, or empty for all.
+     * @throws AdminException when refused: unknown or down resource or peer, a peer not connected, a copy not
+     *                        UpToDate, or a verify already running.
+     */
+    void verify(String resource, Optional<String> peer) throws AdminException;
+
+    /**
      * Declare this node's copy of the resource unknown (Inconsistent) and take a full resync from an UpToDate peer.
      *
      * @param resource the resource.

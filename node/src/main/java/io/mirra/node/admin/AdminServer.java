@@ -40,6 +40,7 @@ import java.util.logging.Logger;
  *   POST /v1/connect?resource=R[&amp;peer=P][&amp;discard-my-data=1]
  *   POST /v1/disconnect?resource=R[&amp;peer=P]
  *   POST /v1/invalidate?resource=R
+ *   POST /v1/verify?resource=R[&amp;peer=P]
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -82,6 +83,7 @@ public final class AdminServer implements AutoCloseable
         CONNECT("/v1/connect", "POST", "resource", "peer", "discard-my-data"),
         DISCONNECT("/v1/disconnect", "POST", "resource", "peer"),
         INVALIDATE("/v1/invalidate", "POST", "resource"),
+        VERIFY("/v1/verify", "POST", "resource", "peer"),
         EVENTS("/v1/events", "GET", "json");
 
         private static final Map<String, Endpoint> BY_PATH = new HashMap<>();
@@ -347,6 +349,9 @@ public final class AdminServer implements AutoCloseable
                 break;
             case INVALIDATE:
                 ops.invalidate(resource(params));
+                break;
+            case VERIFY:
+                ops.verify(resource(params), Optional.ofNullable(params.get("peer")));
                 break;
             case EVENTS:
                 return startEvents(exchange, bool(params, "json"));

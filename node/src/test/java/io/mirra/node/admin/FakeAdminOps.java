@@ -117,6 +117,12 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void verify(final String resource, final Optional<String> peer) throws AdminException
+    {
+        op("verify", resource, peer.orElse(null));
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         op("invalidate", resource, null);

@@ -7,6 +7,8 @@ import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
+import io.mirra.transport.protocol.VerifyReplyFlyweight;
+import io.mirra.transport.protocol.VerifyRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -293,6 +295,8 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
             case TWOPC_REPLY: return validateTwoPcReply(ctx, complete, at);
             case RESYNC_REQUEST: return validateResyncRequest(ctx, complete, at);
             case SPLIT_BRAIN: return validateSplitBrain(ctx, complete, at);
+            case VERIFY_REQUEST: return validateVerifyRequest(ctx, complete, at);
+            case VERIFY_REPLY: return validateVerifyReply(ctx, complete, at);
             default: return true;
         }
     }
@@ -388,6 +392,45 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
                 ", expected 1.." + Long.MAX_VALUE);
         }
         return validateRange(ctx, type, byteOffset, length);
+    }
+
+    private boolean validateVerifyRequest(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long length = complete.getUnsignedIntLE(at + VerifyRequestFlyweight.LENGTH_OFFSET);
+        if (length < 1 || length > MAX_VERIFY_LENGTH)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "VERIFY_REQUEST length " + length + ", expected 1.." +
+                MAX_VERIFY_LENGTH);
+        }
+        final long blockSize = complete.getUnsignedIntLE(at + VerifyRequestFlyweight.BLOCK_SIZE_OFFSET);
+        if (blockSize < 4096 || blockSize > MAX_VERIFY_LENGTH || Long.bitCount(blockSize) != 1)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "VERIFY_REQUEST block size " + blockSize +
+                ", expected a power of two from 4096 to " + MAX_VERIFY_LENGTH);
+        }
+        return validateRange(ctx, VERIFY_REQUEST,
+            complete.getLongLE(at + VerifyRequestFlyweight.BYTE_OFFSET_OFFSET), length);
+    }
+
+    private boolean validateVerifyReply(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)
+    {
+        final long status = complete.getUnsignedIntLE(at + VerifyReplyFlyweight.STATUS_OFFSET);
+        final long count = complete.getUnsignedIntLE(at + VerifyReplyFlyweight.COUNT_OFFSET);
+        if (count > VerifyReplyFlyweight.MAX_DIGESTS ||
+            count * 8 != complete.readableBytes() - VerifyReplyFlyweight.HEADER_LENGTH)
+        {
+            return fail(ctx, Reason.BAD_LENGTH, "VERIFY_REPLY digest count " + count + " in a body of " +
+                complete.readableBytes() + " bytes");
+        }
+        if (status != 0 && count != 0)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "VERIFY_REPLY with status " + status + " and " + count + " digests");
+        }
+        if (status > Integer.MAX_VALUE)
+        {
+            return fail(ctx, Reason.BAD_FIELD, "VERIFY_REPLY status " + status);
+        }
+        return true;
     }
 
     private boolean validateSplitBrain(final ChannelHandlerContext ctx, final ByteBuf complete, final int at)

@@ -10,6 +10,8 @@ import io.mirra.transport.protocol.RefuseFlyweight;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
+import io.mirra.transport.protocol.VerifyReplyFlyweight;
+import io.mirra.transport.protocol.VerifyRequestFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
@@ -50,6 +52,8 @@ public final class OutboundFrames
     private final ResyncRequestFlyweight resyncRequest = new ResyncRequestFlyweight();
     private final ResyncEndFlyweight resyncEnd = new ResyncEndFlyweight();
     private final SplitBrainFlyweight splitBrain = new SplitBrainFlyweight();
+    private final VerifyRequestFlyweight verifyRequest = new VerifyRequestFlyweight();
+    private final VerifyReplyFlyweight verifyReply = new VerifyReplyFlyweight();
 
     /**
      * A HELLO.
@@ -490,6 +494,49 @@ public final class OutboundFrames
             .epoch(0)
             .flags(0);
         return finish(OUT_OF_SYNC, volume, body, RangeOpFlyweight.LENGTH);
+    }
+
+    /**
+     * A VERIFY_REQUEST: digests of each block of a range, please.
+     *
+     * @param alloc      for the body.
+     * @param volume     volume number.
+     * @param requestId  echoed by the reply.
+     * @param byteOffset start of the range.
+     * @param length     1..MAX_VERIFY_LENGTH bytes.
+     * @param blockSize  bytes per digest.
+     * @return the frame.
+     */
+    public Frame verifyRequest(final ByteBufAllocator alloc, final int volume, final long requestId,
+        final long byteOffset, final int length, final int blockSize)
+    {
+        final ByteBuf body = alloc.buffer(VerifyRequestFlyweight.LENGTH, VerifyRequestFlyweight.LENGTH);
+        verifyRequest.wrap(view.wrapForWrite(body, 0, VerifyRequestFlyweight.LENGTH), 0)
+            .requestId(requestId)
+            .byteOffset(byteOffset)
+            .length(length)
+            .blockSize(blockSize);
+        return finish(VERIFY_REQUEST, volume, body, VerifyRequestFlyweight.LENGTH);
+    }
+
+    /**
+     * A VERIFY_REPLY.
+     *
+     * @param alloc     for the body.
+     * @param volume    volume number.
+     * @param requestId the request's id.
+     * @param status    0, or the errno of the local disk (then no digests).
+     * @param digests   the digests.
+     * @param count     how many (0 when status is not 0).
+     * @return the frame.
+     */
+    public Frame verifyReply(final ByteBufAllocator alloc, final int volume, final long requestId, final int status,
+        final long[] digests, final int count)
+    {
+        final int length = VerifyReplyFlyweight.HEADER_LENGTH + 8 * count;
+        final ByteBuf body = alloc.buffer(length, length);
+        verifyReply.wrap(view.wrapForWrite(body, 0, length), 0).set(requestId, status, digests, count);
+        return finish(VERIFY_REPLY, volume, body, length);
     }
 
     /**

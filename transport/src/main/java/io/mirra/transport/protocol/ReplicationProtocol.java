@@ -42,7 +42,7 @@ import java.nio.ByteOrder;
  *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
  *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY},
  *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}, {@link #OUT_OF_SYNC},
- *     {@link #SPLIT_BRAIN}), zero otherwise;
+ *     {@link #SPLIT_BRAIN}, {@link #VERIFY_REQUEST}, {@link #VERIFY_REPLY}), zero otherwise;
  *     always below
  *     {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
@@ -59,7 +59,7 @@ import java.nio.ByteOrder;
  * as unknown and closes): 5..15 handshake extensions; 18 {@code BARRIER} (data), 19 {@code BARRIER_ACK} (control),
  * 20 {@code RECV_ACK} (control, protocol B), 21 {@code NEG_ACK} (control); 49 {@code UUIDS} (data), 50
  * {@code SIZES} (data); 64 {@code BITMAP_CHUNK} (data), 67 {@code RESYNC_ACK} (control), 68
- * {@code CHECKSUM_REQUEST} (data), 69 {@code VERIFY_REQUEST} (data), 70 {@code VERIFY_REPLY} (data); 65535 is never
+ * {@code CHECKSUM_REQUEST} (data); 65535 is never
  * used.
  * <p>
  * Threading: constants and pure functions only; safe from any thread.
@@ -230,6 +230,15 @@ public final class ReplicationProtocol
      * asked it to discard its data ({@link SplitBrainFlyweight}).
      */
     public static final int SPLIT_BRAIN = 74;
+    /**
+     * Data stream: "send me a digest of each block of this range" ({@link VerifyRequestFlyweight}), for an online
+     * verify; served like a read, after the writes that arrived before it.
+     */
+    public static final int VERIFY_REQUEST = 69;
+    /** Data stream: the digests of a {@link #VERIFY_REQUEST}'s range ({@link VerifyReplyFlyweight}). */
+    public static final int VERIFY_REPLY = 70;
+    /** Longest range of one {@link #VERIFY_REQUEST}: 1 MiB. */
+    public static final int MAX_VERIFY_LENGTH = 1024 * 1024;
     /** {@link SplitBrainFlyweight#changedBytes()} when the sender cannot count its changes. */
     public static final long SPLIT_BRAIN_CHANGES_UNKNOWN = -1L;
     /** Split-brain flag: the operator asked the sender to discard its data ({@code connect --discard-my-data}). */
@@ -406,6 +415,8 @@ public final class ReplicationProtocol
             case RESYNC_END:
             case OUT_OF_SYNC:
             case SPLIT_BRAIN:
+            case VERIFY_REQUEST:
+            case VERIFY_REPLY:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
@@ -455,6 +466,8 @@ public final class ReplicationProtocol
             case RESYNC_DATA: return WriteFlyweight.HEADER_LENGTH;
             case RESYNC_END: return ResyncEndFlyweight.LENGTH;
             case SPLIT_BRAIN: return SplitBrainFlyweight.LENGTH;
+            case VERIFY_REQUEST: return VerifyRequestFlyweight.LENGTH;
+            case VERIFY_REPLY: return VerifyReplyFlyweight.HEADER_LENGTH;
             default: return 0;
         }
     }
@@ -479,6 +492,7 @@ public final class ReplicationProtocol
             case READ_REPLY: return ReadReplyFlyweight.HEADER_LENGTH + maxWriteDataLength;
             case STATE: return StateFlyweight.MAX_LENGTH;
             case TWOPC_REPLY: return TwoPcReplyFlyweight.MAX_LENGTH;
+            case VERIFY_REPLY: return VerifyReplyFlyweight.MAX_LENGTH;
             default: return minBodyLength(type);
         }
     }
@@ -516,6 +530,8 @@ public final class ReplicationProtocol
             case RESYNC_END: return "RESYNC_END";
             case OUT_OF_SYNC: return "OUT_OF_SYNC";
             case SPLIT_BRAIN: return "SPLIT_BRAIN";
+            case VERIFY_REQUEST: return "VERIFY_REQUEST";
+            case VERIFY_REPLY: return "VERIFY_REPLY";
             default: return "UNKNOWN(" + type + ")";
         }
     }

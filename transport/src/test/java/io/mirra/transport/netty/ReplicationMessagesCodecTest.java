@@ -8,6 +8,8 @@ import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
+import io.mirra.transport.protocol.VerifyReplyFlyweight;
+import io.mirra.transport.protocol.VerifyRequestFlyweight;
 import io.mirra.transport.protocol.TwoPcFlyweight;
 import io.mirra.transport.protocol.TwoPcReplyFlyweight;
 import io.mirra.transport.protocol.WriteAckFlyweight;
@@ -552,6 +554,69 @@ class ReplicationMessagesCodecTest
         {
             decoded.forEach(Frame::release);
         }
+    }
+
+    @Test
+    void shouldRoundTripVerifyRequestsAndReplies()
+    {
+        final long[] digests = {1, -2, 0x1234_5678_9ABC_DEF0L};
+        final List<Frame> decoded = roundTrip(STREAM_DATA, List.of(
+            frames.verifyRequest(ALLOC, 1, 77, 1L << 30, MAX_VERIFY_LENGTH, 4096),
+            frames.verifyReply(ALLOC, 1, 77, 0, digests, 3),
+            frames.verifyReply(ALLOC, 1, 78, 5, digests, 0)), 3);
+        try
+        {
+            assertEquals(List.of(VERIFY_REQUEST, VERIFY_REPLY, VERIFY_REPLY),
+                decoded.stream().map(Frame::type).toList());
+            final VerifyRequestFlyweight request = new VerifyRequestFlyweight().wrap(bodyOf(decoded.get(0)), 0);
+            assertEquals(77, request.requestId());
+            assertEquals(1L << 30, request.byteOffset());
+            assertEquals(MAX_VERIFY_LENGTH, request.length());
+            assertEquals(4096, request.blockSize());
+            final VerifyReplyFlyweight reply = new VerifyReplyFlyweight().wrap(bodyOf(decoded.get(1)), 0);
+            assertEquals(77, reply.requestId());
+            assertEquals(0, reply.status());
+            assertEquals(3, reply.count());
+            assertEquals(-2, reply.digest(1));
+            assertEquals(0x1234_5678_9ABC_DEF0L, reply.digest(2));
+            final VerifyReplyFlyweight failed = new VerifyReplyFlyweight().wrap(bodyOf(decoded.get(2)), 0);
+            assertEquals(5, failed.status());
+            assertEquals(0, failed.count());
+        }
+        finally
+        {
+            decoded.forEach(Frame::release);
+        }
+    }
+
+    @Test
+    void shouldRejectVerifyRequestsAndRepliesOutOfBounds()
+    {
+        final byte[] request = new byte[VerifyRequestFlyweight.LENGTH];
+        final VerifyRequestFlyweight r = new VerifyRequestFlyweight().wrap(new UnsafeBuffer(request), 0);
+        r.requestId(1).byteOffset(0).length(0).blockSize(4096);
+        assertRejected(STREAM_DATA, frame(VERIFY_REQUEST, request), Reason.BAD_FIELD,
+            "VERIFY_REQUEST length 0, expected 1..1048576");
+        r.length(MAX_VERIFY_LENGTH + 1);
+        assertRejected(STREAM_DATA, frame(VERIFY_REQUEST, request), Reason.BAD_FIELD,
+            "VERIFY_REQUEST length 1048577");
+        r.length(8192).blockSize(6144);
+        assertRejected(STREAM_DATA, frame(VERIFY_REQUEST, request), Reason.BAD_FIELD,
+            "VERIFY_REQUEST block size 6144");
+        r.blockSize(4096).byteOffset(Long.MAX_VALUE - 100);
+        assertRejected(STREAM_DATA, frame(VERIFY_REQUEST, request), Reason.BAD_FIELD, "VERIFY_REQUEST");
+        final byte[] reply = new byte[VerifyReplyFlyweight.HEADER_LENGTH + 8];
+        final UnsafeBuffer b = new UnsafeBuffer(reply);
+        b.putInt(VerifyReplyFlyweight.COUNT_OFFSET, 2, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(VERIFY_REPLY, reply), Reason.BAD_LENGTH,
+            "VERIFY_REPLY digest count 2 in a body of 24 bytes");
+        b.putInt(VerifyReplyFlyweight.COUNT_OFFSET, 1, BYTE_ORDER);
+        b.putInt(VerifyReplyFlyweight.STATUS_OFFSET, 5, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(VERIFY_REPLY, reply), Reason.BAD_FIELD,
+            "VERIFY_REPLY with status 5 and 1 digests");
+        final byte[] huge = new byte[VerifyReplyFlyweight.HEADER_LENGTH];
+        new UnsafeBuffer(huge).putInt(VerifyReplyFlyweight.COUNT_OFFSET, -1, BYTE_ORDER);
+        assertRejected(STREAM_DATA, frame(VERIFY_REPLY, huge), Reason.BAD_LENGTH, "VERIFY_REPLY digest count");
     }
 
     @Test
