@@ -186,6 +186,7 @@ public final class DemoCluster implements AutoCloseable
             "  compression: none             # none | lz4",
             "  tls: false                    # true: TLS with tls-ca and each node's tls-certificate/tls-key",
             "  secret: demo-secret-change-me # shared secret the peers authenticate each other with",
+            "  resync-without-replication: true # writes to a SyncTarget only mark bits until the final pass",
             "");
     }
 

@@ -229,7 +229,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             Protocol.valueOf(r.connection().protocol().name()), secret, me.stateDir(), me.address().host(),
             me.address().port(), r.options().bitmapBlockSizeBytes(), ReadBalancing.ROUND_ROBIN,
             ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
-            r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()));
+            r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()),
+            r.connection().resyncWithoutReplication());
     }
 
     private static io.mirra.engine.replication.SplitBrainPolicy policy(

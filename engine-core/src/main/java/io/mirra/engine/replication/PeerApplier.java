@@ -219,6 +219,13 @@ final class PeerApplier
         {
             return "this node is Primary too";
         }
+        if (peer.replication[op.volume] == ReplicationState.SYNC_TARGET && resource.isSyncSource(peer, op.volume))
+        {
+            // The source replicates to us during its resync (final pass, or resync with replication): a new write
+            // on an old copy makes it a mix until the resync ends.
+            resource.onResyncDataArrived(op.volume);
+            return null;
+        }
         if (peer.replication[op.volume] != ReplicationState.ESTABLISHED)
         {
             return "volume " + op.volume + " is not replicating from " + peer.name() + " (" +

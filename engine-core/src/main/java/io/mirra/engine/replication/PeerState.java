@@ -56,6 +56,8 @@ final class PeerState
     final long[] bitmapBaseGen;
     /** SyncSource side, per volume: a resync to this peer is running. */
     final boolean[] resyncActive;
+    /** SyncSource side, per volume: new writes go to the SyncTarget too (final pass, or resync with replication). */
+    final boolean[] replicateDuringResync;
     /** SyncSource side: next bit to look at, resync reads and frames not yet acknowledged, bytes sent. */
     final long[] resyncCursor;
     final int[] resyncInFlight;
@@ -99,6 +101,7 @@ final class PeerState
         sentBytes = new long[volumes];
         bitmapBaseGen = new long[volumes];
         resyncActive = new boolean[volumes];
+        replicateDuringResync = new boolean[volumes];
         resyncCursor = new long[volumes];
         resyncInFlight = new int[volumes];
         resyncInFlightBytes = new long[volumes];
@@ -144,6 +147,7 @@ final class PeerState
         unackedRequests = 0;
         pendingReads = 0;
         java.util.Arrays.fill(resyncActive, false);
+        java.util.Arrays.fill(replicateDuringResync, false);
         java.util.Arrays.fill(resyncInFlight, 0);
         java.util.Arrays.fill(resyncInFlightBytes, 0);
         java.util.Arrays.fill(sbDetected, false);
@@ -164,7 +168,8 @@ final class PeerState
     /** @return true when new writes of the volume go to this peer. */
     boolean replicates(final int volume)
     {
-        return isUp() && !isDiskless(volume) && replication[volume] == ReplicationState.ESTABLISHED;
+        return isUp() && !isDiskless(volume) && (replication[volume] == ReplicationState.ESTABLISHED ||
+            replication[volume] == ReplicationState.SYNC_SOURCE && replicateDuringResync[volume]);
     }
 
     /** @return true when this peer can serve reads of the volume. */

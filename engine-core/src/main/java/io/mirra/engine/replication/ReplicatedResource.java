@@ -1475,6 +1475,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.replicationReason[v] = null;
             peer.sameGen[v] = false;
             peer.resyncActive[v] = true;
+            // Without "resync without replication" new writes go to the target from the start; with it, from the
+            // final pass on (below), so the resync cannot be outrun by the writes it would otherwise have to chase.
+            peer.replicateDuringResync[v] = !spec.resyncWithoutReplication();
             peer.resyncSession[v]++;
             peer.resyncCursor[v] = 0;
             peer.resyncInFlight[v] = 0;
@@ -1549,6 +1552,13 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             long bit = peer.resyncCursor[v] < bits.bitCount() ? bits.nextSetBit(peer.resyncCursor[v]) : -1;
             if (bit < 0 && peer.resyncCursor[v] > 0)
             {
+                if (!peer.replicateDuringResync[v])
+                {
+                    // The final pass: from here on writes go to the target, so only what is left needs sending.
+                    peer.replicateDuringResync[v] = true;
+                    LOG.log(Level.INFO, "{0}/{1}: resync to {2}: final pass over {3} bytes written meanwhile; " +
+                        "replicating to it again", spec.name(), v, peer.name(), bits.outOfSyncBytes());
+                }
                 peer.resyncCursor[v] = 0; // blocks written behind the cursor meanwhile
                 bit = bits.nextSetBit(0);
             }
@@ -1712,6 +1722,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private void finishResync(final PeerState peer, final int v)
     {
         peer.resyncActive[v] = false;
+        peer.replicateDuringResync[v] = false;
         // From here on writes go to the peer again; they follow RESYNC_END on the data stream.
         peer.replication[v] = ReplicationState.ESTABLISHED;
         peer.sameGen[v] = true;

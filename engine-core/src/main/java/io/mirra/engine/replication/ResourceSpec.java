@@ -28,6 +28,8 @@ import java.util.Objects;
  *                         most this many extents are resynced.
  * @param afterSplitBrain0Pri split-brain policy when neither side is Primary ({@code after-sb-0pri}).
  * @param afterSplitBrain1Pri split-brain policy when one side is Primary ({@code after-sb-1pri}).
+ * @param resyncWithoutReplication while a peer is SyncTarget, new writes to it only mark bits and replication to it
+ *                         starts with the final pass (DRBD 9.3's default); false: writes go to it throughout.
  */
 public record ResourceSpec(
     String name,
@@ -47,7 +49,8 @@ public record ResourceSpec(
     long resyncRateMaxBytesPerSec,
     int activityLogExtents,
     SplitBrainPolicy afterSplitBrain0Pri,
-    SplitBrainPolicy afterSplitBrain1Pri)
+    SplitBrainPolicy afterSplitBrain1Pri,
+    boolean resyncWithoutReplication)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;

@@ -50,6 +50,7 @@ final class EngineCluster implements AutoCloseable
     private final int alExtents;
     private final SplitBrainPolicy afterSb0Pri;
     private final SplitBrainPolicy afterSb1Pri;
+    private final boolean resyncWithoutReplication;
     private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
@@ -71,6 +72,7 @@ final class EngineCluster implements AutoCloseable
         this.alExtents = b.alExtents;
         this.afterSb0Pri = b.afterSb0Pri;
         this.afterSb1Pri = b.afterSb1Pri;
+        this.resyncWithoutReplication = b.resyncWithoutReplication;
         this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
@@ -144,7 +146,7 @@ final class EngineCluster implements AutoCloseable
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
-            asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri);
+            asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri, resyncWithoutReplication);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -431,6 +433,7 @@ final class EngineCluster implements AutoCloseable
         private int alExtents = ResourceSpec.ACTIVITY_LOG_EXTENTS_DEFAULT;
         private SplitBrainPolicy afterSb0Pri = SplitBrainPolicy.DISCONNECT;
         private SplitBrainPolicy afterSb1Pri = SplitBrainPolicy.DISCONNECT;
+        private boolean resyncWithoutReplication = true;
         private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
@@ -508,6 +511,13 @@ final class EngineCluster implements AutoCloseable
         {
             this.afterSb0Pri = zeroPrimaries;
             this.afterSb1Pri = onePrimary;
+            return this;
+        }
+
+        /** Whether writes to a SyncTarget only mark bits until the final pass (default) or are replicated. */
+        Builder resyncWithoutReplication(final boolean without)
+        {
+            this.resyncWithoutReplication = without;
             return this;
         }
 

@@ -141,6 +141,75 @@ class ResyncTest
         awaitEqualDisks("a", "b");
     }
 
+    /** Write random 64 KiB blocks through a until stopped; returns the writer. */
+    private Thread writeUntilStopped(final EngineCluster.Node a, final long seed,
+        final java.util.concurrent.atomic.AtomicBoolean stop, final java.util.concurrent.atomic.AtomicLong written)
+    {
+        final Thread writer = new Thread(() ->
+        {
+            final Random random = new Random(seed);
+            final byte[] block = new byte[64 * 1024];
+            while (!stop.get())
+            {
+                random.nextBytes(block);
+                a.write(0, (long)random.nextInt((int)(SIZE / block.length)) * block.length, block, false);
+                written.addAndGet(block.length);
+            }
+        }, "test-writer");
+        writer.start();
+        return writer;
+    }
+
+    private void resyncUnderConstantWrites(final boolean withoutReplication) throws Exception
+    {
+        System.out.println("seed " + SEED + ", resync without replication: " + withoutReplication);
+        // The resync (4 MiB/s) is slower than the writes: chasing them with bits alone would never end.
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).resyncRateMax(4L << 20)
+            .resyncWithoutReplication(withoutReplication).diskNodes("a", "b").proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
+        final byte[] block = new byte[64 * 1024];
+        final Random random = new Random(SEED);
+        for (int i = 0; i < 48; i++)
+        {
+            random.nextBytes(block);
+            a.write(0, (long)random.nextInt((int)(SIZE / block.length)) * block.length, block, false);
+        }
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        final Thread writer = writeUntilStopped(a, SEED + 1, stop, written);
+        try
+        {
+            cluster.proxy("a", "b").heal();
+            awaitUpToDate("b"); // while the writer still runs
+            assertTrue(writer.isAlive(), "the resync ended while the application kept writing");
+            awaitCondition("a replicates to b", () -> connection("a", "b").peerDevices().get(0).replicationState() ==
+                ReplicationState.ESTABLISHED);
+        }
+        finally
+        {
+            stop.set(true);
+            writer.join(30_000);
+        }
+        System.out.println("application wrote " + written.get() + " bytes during the resync");
+        awaitEqualDisks("a", "b");
+    }
+
+    @Test
+    void shouldFinishAResyncThatApplicationWritesOutpaceByReplicatingTheFinalPass() throws Exception
+    {
+        resyncUnderConstantWrites(true);
+    }
+
+    @Test
+    void shouldResyncWithReplicationWhenConfigured() throws Exception
+    {
+        resyncUnderConstantWrites(false);
+    }
+
     @Test
     void shouldResyncWhileTheApplicationKeepsWriting() throws Exception
     {

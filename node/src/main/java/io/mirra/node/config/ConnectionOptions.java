@@ -14,13 +14,16 @@ import java.util.Optional;
  * @param tlsCa       CA certificate (PEM) peers' certificates must chain to; present when {@code tls}.
  * @param secret      shared secret the peers authenticate each other with; present when the resource has more
  *                    than one node.
+ * @param resyncWithoutReplication while a peer is SyncTarget, new writes to it only mark bits until the final pass
+ *                    (default true); false replicates them to it from the start of the resync.
  */
 public record ConnectionOptions(
     Protocol protocol,
     Compression compression,
     boolean tls,
     Optional<Path> tlsCa,
-    Optional<String> secret)
+    Optional<String> secret,
+    boolean resyncWithoutReplication)
 {
     /** Shortest accepted shared secret, in characters. */
     public static final int SECRET_MIN_LENGTH = 8;

@@ -43,7 +43,8 @@ final class ResourceFileParser
     static final List<String> OPTION_KEYS = List.of("quorum", "on-no-quorum", "bitmap-block-size",
         "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max",
         "al-extents");
-    static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret");
+    static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret",
+        "resync-without-replication");
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final String DISKLESS = "diskless";
@@ -337,7 +338,7 @@ final class ResourceFileParser
 
     private static ConnectionOptions defaultConnection()
     {
-        return new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(), Optional.empty());
+        return new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(), Optional.empty(), true);
     }
 
     private ConnectionOptions connection(final Entry entry)
@@ -362,6 +363,8 @@ final class ResourceFileParser
         {
             error(entry.line(), entry.path() + ".tls-ca", "missing required key (needed when tls is true)");
         }
+        final Boolean withoutReplication = f.containsKey("resync-without-replication") ?
+            bool(f.get("resync-without-replication")) : Boolean.TRUE;
         String secret = null;
         if (f.containsKey("secret"))
         {
@@ -372,7 +375,7 @@ final class ResourceFileParser
             return null;
         }
         return new ConnectionOptions(protocol, compression, tls, Optional.ofNullable(tlsCa),
-            Optional.ofNullable(secret));
+            Optional.ofNullable(secret), withoutReplication);
     }
 
     private String secret(final Entry e)

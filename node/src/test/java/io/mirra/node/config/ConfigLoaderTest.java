@@ -79,7 +79,7 @@ class ConfigLoaderTest
             AfterSplitBrain.DISCARD_ZERO_CHANGES, AfterSplitBrain.DISCARD_SECONDARY, AfterSplitBrain.DISCONNECT,
             250L * 1024, 100L * 1024 * 1024, 1237), demo.options());
         assertEquals(new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(),
-            Optional.of("demo-secret-change-me")), demo.connection());
+            Optional.of("demo-secret-change-me"), true), demo.connection());
         assertTrue(demo.node("charlie").orElseThrow().isDiskless(0));
         assertEquals(List.of("alpha", "bravo"),
             demo.peersOf("charlie").stream().map(NodeConfig::name).toList());
@@ -135,6 +135,7 @@ class ConfigLoaderTest
               resync-rate-max: 1G
               al-extents: 257
             connection:
+              resync-without-replication: false
               protocol: A
               compression: lz4
               tls: true
@@ -152,7 +153,7 @@ class ConfigLoaderTest
             AfterSplitBrain.DISCARD_LEAST_CHANGES, AfterSplitBrain.CONSENSUS, AfterSplitBrain.DISCONNECT,
             0, 1L << 30, 257), r1.options());
         assertEquals(new ConnectionOptions(Protocol.A, Compression.LZ4, true, Optional.of(Path.of("/etc/mirra/ca.pem")),
-            Optional.of("s3cret: with colon")), r1.connection());
+            Optional.of("s3cret: with colon"), false), r1.connection());
         assertEquals(Optional.of(dir.toAbsolutePath().resolve("bravo.key")), r1.nodes().get(1).tlsKey());
     }
 
