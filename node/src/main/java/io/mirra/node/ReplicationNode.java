@@ -427,6 +427,25 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
+    public void newCurrentUuid(final String resource, final boolean clearBitmap) throws AdminException
+    {
+        final ReplicatedResource r = require(resource);
+        if (!clearBitmap)
+        {
+            throw new AdminException("new-current-uuid without --clear-bitmap is not offered: a node starts new " +
+                "generations by itself when it must; --clear-bitmap declares new copies identical");
+        }
+        try
+        {
+            r.newCurrentGenerationClearBitmap();
+        }
+        catch (final IllegalStateException ex)
+        {
+            throw new AdminException(ex.getMessage());
+        }
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         final ReplicatedResource r = require(resource);

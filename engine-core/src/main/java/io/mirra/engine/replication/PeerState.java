@@ -29,6 +29,8 @@ final class PeerState
     boolean splitBrain;
     /** The operator ran {@code connect --discard-my-data} for this peer: in a split brain, our copy loses. */
     boolean discardMyData;
+    /** Our next STATE to this peer declares its copy identical to ours (new-current-uuid --clear-bitmap). */
+    boolean sendClearBitmap;
     /** Per volume, on the current connection: split brain found, our SPLIT_BRAIN report sent, the peer's received. */
     final boolean[] sbDetected;
     final boolean[] sbSent;

@@ -2076,7 +2076,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         final int wireRole = role == Role.PRIMARY ? ReplicationProtocol.STATE_ROLE_PRIMARY :
             ReplicationProtocol.STATE_ROLE_SECONDARY;
-        final int flags = peer.stateKnown ? ReplicationProtocol.STATE_FLAG_SEEN : 0;
+        final int flags = (peer.stateKnown ? ReplicationProtocol.STATE_FLAG_SEEN : 0) |
+            (peer.sendClearBitmap ? ReplicationProtocol.STATE_FLAG_CLEAR_BITMAP : 0);
+        peer.sendClearBitmap = false;
         peer.sentSeen |= peer.stateKnown;
         peer.link.send(StreamKind.DATA, FRAMES.get().state(ALLOC, wireRole, flags, spec.nodeId(), volumes, disks,
             gens, histories));
@@ -2111,6 +2113,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 peer.diskStates[v] = peerDisk == null ? DiskState.D_UNKNOWN : peerDisk;
                 peer.currentGens[v] = state.currentGen(v);
                 peer.histories[v] = history;
+                if ((state.flags() & ReplicationProtocol.STATE_FLAG_CLEAR_BITMAP) != 0 && takeDeclaredIdentical(peer, v))
+                {
+                    decideReplication(peer, v);
+                    peer.sameGen[v] = peer.replication[v] == ReplicationState.ESTABLISHED;
+                    continue;
+                }
                 if (first || redecide(peer, v))
                 {
                     decideReplication(peer, v);
@@ -2853,6 +2861,131 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.remoteDone = true;
             maybeCompareVerifyRange(op); // finishes once the local read is in
         }
+    }
+
+    /**
+     * Declare every copy of the resource identical without a resync (DRBD's {@code new-current-uuid --clear-bitmap}),
+     * for new disks known to hold the same data (all zeros, or cloned from one image): this node's Inconsistent
+     * copies start a new generation and are UpToDate, and every connected peer whose copy is Inconsistent takes that
+     * generation and is UpToDate too. Wrong use makes the copies differ silently; it is refused unless every peer is
+     * connected, no node is Primary, and every copy is Inconsistent.
+     *
+     * @throws IllegalStateException when refused, with the reason.
+     */
+    public void newCurrentGenerationClearBitmap()
+    {
+        synchronized (this)
+        {
+            if (closed)
+            {
+                throw new IllegalStateException("resource " + spec.name() + " is down on " + spec.nodeName());
+            }
+            if (role == Role.PRIMARY || otherConnectedPrimary() != null)
+            {
+                throw new IllegalStateException("a node is Primary for " + spec.name() + ": its data is in use");
+            }
+            for (final PeerState peer : peers)
+            {
+                if (!peer.isUp())
+                {
+                    throw new IllegalStateException(peer.name() + " is not connected: every node must take the new " +
+                        "generation at once");
+                }
+            }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (stores[v] != null && diskStates[v] != DiskState.INCONSISTENT)
+                {
+                    throw new IllegalStateException("volume " + v + " of " + spec.name() + " is " +
+                        diskStates[v].displayName() + " on " + spec.nodeName() + ": only Inconsistent (new) copies " +
+                        "can be declared identical");
+                }
+                for (final PeerState peer : peers)
+                {
+                    if (!peer.isDiskless(v) && peer.diskStates[v] != DiskState.INCONSISTENT)
+                    {
+                        throw new IllegalStateException("volume " + v + " of " + spec.name() + " is " +
+                            peer.diskStates[v].displayName() + " on " + peer.name() + ": only Inconsistent (new) " +
+                            "copies can be declared identical");
+                    }
+                }
+            }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (stores[v] == null)
+                {
+                    continue;
+                }
+                try
+                {
+                    final long gen = metas[v].newGeneration();
+                    LOG.log(Level.WARNING, "{0}/{1}: every copy declared identical by the operator (new-current-uuid " +
+                        "--clear-bitmap): generation {2}, UpToDate without a resync", spec.name(), v,
+                        VolumeMeta.hex(gen));
+                }
+                catch (final IOException ex)
+                {
+                    throw new IllegalStateException("cannot persist the new generation: " + ex.getMessage(), ex);
+                }
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        peer.outOfSync[v].clearAll();
+                        setBitmapBase(peer, v, 0, 0);
+                    }
+                }
+                diskStates[v] = DiskState.UP_TO_DATE;
+                try
+                {
+                    metas[v].setDiskState(DiskState.UP_TO_DATE);
+                }
+                catch (final IOException ex)
+                {
+                    throw new IllegalStateException("cannot persist the disk state: " + ex.getMessage(), ex);
+                }
+            }
+            for (final PeerState peer : peers)
+            {
+                peer.sendClearBitmap = true;
+                sendState(peer);
+            }
+        }
+        publish();
+    }
+
+    /**
+     * Under the lock: the peer declared our copy of volume v identical to its own (STATE_FLAG_CLEAR_BITMAP): take its
+     * generation if our copy is Inconsistent and not in use.
+     *
+     * @return true when taken.
+     */
+    private boolean takeDeclaredIdentical(final PeerState peer, final int v)
+    {
+        if (stores[v] == null || diskStates[v] != DiskState.INCONSISTENT || role == Role.PRIMARY ||
+            peer.diskStates[v] != DiskState.UP_TO_DATE || syncSource[v] != null)
+        {
+            return false;
+        }
+        try
+        {
+            metas[v].adopt(peer.currentGens[v], peer.histories[v]);
+        }
+        catch (final IOException ex)
+        {
+            LOG.log(Level.ERROR, spec.name() + "/" + v + ": cannot persist the declared generation", ex);
+            return false;
+        }
+        if (peer.outOfSync[v] != null)
+        {
+            peer.outOfSync[v].clearAll();
+            setBitmapBase(peer, v, 0, 0);
+        }
+        LOG.log(Level.WARNING, "{0}/{1}: {2} declared every copy identical (new-current-uuid --clear-bitmap): " +
+            "UpToDate without a resync", spec.name(), v, peer.name());
+        peer.replication[v] = ReplicationState.OFF;
+        setLocalDisk(v, DiskState.UP_TO_DATE);
+        return true;
     }
 
     /**

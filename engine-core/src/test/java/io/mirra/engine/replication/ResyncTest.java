@@ -436,6 +436,37 @@ class ResyncTest
     }
 
     @Test
+    void shouldSkipTheInitialSyncOfIdenticalNewDisksWithNewCurrentGenerationClearBitmap() throws Exception
+    {
+        // Two disks that exist before mirra sees them (Inconsistent), known to be identical (both all zeros).
+        for (final String node : new String[] {"a", "b"})
+        {
+            Files.createDirectories(dir.resolve(node));
+            Files.write(dir.resolve(node).resolve("disk-0.img"), new byte[(int)SIZE]);
+        }
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").build();
+        cluster.awaitAllConnected();
+        awaitCondition("a sees b Inconsistent", () -> connection("a", "b").peerDevices().get(0).peerDiskState() ==
+            DiskState.INCONSISTENT);
+        cluster.node("a").resource.newCurrentGenerationClearBitmap();
+        awaitUpToDate("a");
+        awaitUpToDate("b");
+        awaitCondition("a and b replicate", () ->
+            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED &&
+            connection("b", "a").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED);
+        assertEquals(0, sentTo("a", "b"), "no resync");
+        assertEquals(0, sentTo("b", "a"), "no resync");
+        assertEquals(cluster.node("a").resource.currentGeneration(0), cluster.node("b").resource.currentGeneration(0));
+        // Only new, Inconsistent copies can be declared identical.
+        final IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> cluster.node("b").resource.newCurrentGenerationClearBitmap());
+        assertTrue(refused.getMessage().contains("only Inconsistent"), refused.getMessage());
+        cluster.node("a").promote();
+        cluster.node("a").write(0, 4096, new byte[] {9}, false);
+        assertEquals(9, cluster.node("b").readDisk(0, 4096, 1)[0]);
+    }
+
+    @Test
     void shouldSyncANewDiskFromTheNodeMadePrimaryByForce() throws Exception
     {
         // b's disk exists before mirra sees it: its content is unknown (Inconsistent) until synced.

@@ -131,6 +131,16 @@ public final class AdminClient
         "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra new-current-uuid}. */
+    public static final String NEW_CURRENT_UUID_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " new-current-uuid RES --clear-bitmap",
+        "",
+        "Declare every copy of RES identical without an initial sync, for new disks known to hold the same data",
+        "(all zeros, or cloned from one image): the copies get one new generation and are UpToDate. Every peer must",
+        "be connected, no node Primary, and every copy Inconsistent (new). If the disks differ, they stay different",
+        "without anyone noticing until a 'verify': use it only when you know.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra invalidate}. */
     public static final String INVALIDATE_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " invalidate RES",
@@ -165,6 +175,7 @@ public final class AdminClient
         "  disconnect RES [PEER]     disconnect from PEER (default: all peers) and stay StandAlone",
         "  verify RES [PEER]         compare every block with PEER's copy (online verify)",
         "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
+        "  new-current-uuid RES --clear-bitmap  declare new identical disks in sync (no initial sync)",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
 
     static
@@ -179,6 +190,7 @@ public final class AdminClient
         usages.put("disconnect", DISCONNECT_USAGE);
         usages.put("verify", VERIFY_USAGE);
         usages.put("invalidate", INVALIDATE_USAGE);
+        usages.put("new-current-uuid", NEW_CURRENT_UUID_USAGE);
         usages.put("events", EVENTS_USAGE);
         USAGES = Collections.unmodifiableMap(usages);
     }
@@ -262,7 +274,7 @@ public final class AdminClient
         try
         {
             final Args parsed = Args.parse(prefix, args.toArray(new String[0]), Set.of(),
-                Set.of("help", "json", "force", "discard-my-data"));
+                Set.of("help", "json", "force", "discard-my-data", "clear-bitmap"));
             if (parsed.flag("help"))
             {
                 out.println(usage);
@@ -317,6 +329,10 @@ public final class AdminClient
         if (parsed.flag("discard-my-data") && !command.equals("connect"))
         {
             throw new UsageException(prefix + ": unknown option --discard-my-data (see " + prefix + " --help)");
+        }
+        if (parsed.flag("clear-bitmap") && !command.equals("new-current-uuid"))
+        {
+            throw new UsageException(prefix + ": unknown option --clear-bitmap (see " + prefix + " --help)");
         }
         final int maxPositional;
         switch (command)
@@ -374,6 +390,10 @@ public final class AdminClient
         if (parsed.flag("discard-my-data"))
         {
             query.put("discard-my-data", "1");
+        }
+        if (parsed.flag("clear-bitmap"))
+        {
+            query.put("clear-bitmap", "1");
         }
         // status and events only read: GET; the others change the node: POST
         return new Call(takesJson ? "GET" : "POST", "/v1/" + command, query, command.equals("events"));

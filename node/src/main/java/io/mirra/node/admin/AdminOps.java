@@ -93,6 +93,16 @@ public interface AdminOps
     void verify(String resource, Optional<String> peer) throws AdminException;
 
     /**
+     * Declare every copy of the resource identical without a resync ({@code new-current-uuid --clear-bitmap}).
+     *
+     * @param resource    the resource.
+     * @param clearBitmap must be true: a new generation alone is not offered.
+     * @throws AdminException when refused: unknown or down resource, no --clear-bitmap, a peer not connected, a node
+     *                        Primary, or a copy that is not Inconsistent.
+     */
+    void newCurrentUuid(String resource, boolean clearBitmap) throws AdminException;
+
+    /**
      * Declare this node's copy of the resource unknown (Inconsistent) and take a full resync from an UpToDate peer.
      *
      * @param resource the resource.

@@ -41,6 +41,7 @@ import java.util.logging.Logger;
  *   POST /v1/disconnect?resource=R[&amp;peer=P]
  *   POST /v1/invalidate?resource=R
  *   POST /v1/verify?resource=R[&amp;peer=P]
+ *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -84,6 +85,7 @@ public final class AdminServer implements AutoCloseable
         DISCONNECT("/v1/disconnect", "POST", "resource", "peer"),
         INVALIDATE("/v1/invalidate", "POST", "resource"),
         VERIFY("/v1/verify", "POST", "resource", "peer"),
+        NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
         EVENTS("/v1/events", "GET", "json");
 
         private static final Map<String, Endpoint> BY_PATH = new HashMap<>();
@@ -352,6 +354,9 @@ public final class AdminServer implements AutoCloseable
                 break;
             case VERIFY:
                 ops.verify(resource(params), Optional.ofNullable(params.get("peer")));
+                break;
+            case NEW_CURRENT_UUID:
+                ops.newCurrentUuid(resource(params), bool(params, "clear-bitmap"));
                 break;
             case EVENTS:
                 return startEvents(exchange, bool(params, "json"));

@@ -123,6 +123,12 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void newCurrentUuid(final String resource, final boolean clearBitmap) throws AdminException
+    {
+        op("new-current-uuid", resource, clearBitmap ? "--clear-bitmap" : null);
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         op("invalidate", resource, null);

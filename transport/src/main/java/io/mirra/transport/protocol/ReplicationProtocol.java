@@ -286,12 +286,17 @@ public final class ReplicationProtocol
     public static final int STATE_ROLE_PRIMARY = 2;
     /**
      * STATE flag: the sender has received the receiver's STATE on this connection (so it has decided what the two
-     * copies are to each other). A side that must drop the connection after the comparison (split brain) waits for
-     * this flag, so the peer always sees both states and reaches the same verdict.
+     * copies are to each other).
      */
     public static final int STATE_FLAG_SEEN = 1;
+    /**
+     * STATE flag: the operator declared every copy identical ({@code new-current-uuid --clear-bitmap} on the sender,
+     * for new disks known to hold the same data): a receiver whose copy is Inconsistent takes the sender's generation
+     * and is UpToDate without a resync.
+     */
+    public static final int STATE_FLAG_CLEAR_BITMAP = 1 << 1;
     /** STATE flags defined in version 1. */
-    public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN;
+    public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN | STATE_FLAG_CLEAR_BITMAP;
 
     // ---- resync flags (ResyncRequestFlyweight.flags) ------------------------------------------------------------
 
