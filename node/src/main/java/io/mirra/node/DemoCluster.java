@@ -180,6 +180,7 @@ public final class DemoCluster implements AutoCloseable
             "  resync-rate-min: 250K         # bytes/s resync keeps even under application writes",
             "  resync-rate-max: 100M         # bytes/s resync never exceeds",
             "  al-extents: 1237              # activity log: 4 MiB extents resynced at most after a crash",
+            "  resync-controller: adaptive   # adaptive: resync takes what writes leave (>= min) | fixed: max",
             "",
             "connection:                     # options of every connection between the nodes",
             "  protocol: C                   # A (async) | B (received) | C (sync)",

@@ -182,10 +182,6 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         {
             ignored.add("options.on-no-quorum");
         }
-        if (o.resyncRateMinBytesPerSec() != d.resyncRateMinBytesPerSec())
-        {
-            ignored.add("options.resync-rate-min");
-        }
         if (r.connection().compression() != io.mirra.node.config.ConnectionOptions.Compression.NONE)
         {
             ignored.add("connection.compression");
@@ -230,7 +226,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             me.address().port(), r.options().bitmapBlockSizeBytes(), ReadBalancing.ROUND_ROBIN,
             ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
             r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()),
-            r.connection().resyncWithoutReplication());
+            r.connection().resyncWithoutReplication(), r.options().resyncRateMinBytesPerSec(),
+            r.options().resyncAdaptive());
     }
 
     private static io.mirra.engine.replication.SplitBrainPolicy policy(

@@ -1483,7 +1483,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncInFlight[v] = 0;
             peer.resyncInFlightBytes[v] = 0;
             peer.resyncSent[v] = 0;
-            peer.resyncLimiter[v] = new ResyncRateLimiter(spec.resyncRateMaxBytesPerSec(), System::nanoTime);
+            peer.resyncLimiter[v] = spec.resyncAdaptive() && spec.resyncRateMaxBytesPerSec() > 0 ?
+                new ResyncRateLimiter(new ResyncRateLimiter.Controller(spec.resyncRateMinBytesPerSec(),
+                    spec.resyncRateMaxBytesPerSec(), System::nanoTime, () -> writtenBytes[v]), System::nanoTime) :
+                new ResyncRateLimiter(spec.resyncRateMaxBytesPerSec(), System::nanoTime);
             peer.resyncStartNs[v] = System.nanoTime();
             LOG.log(Level.INFO, "{0}/{1}: resync to {2} starts: {3} bytes out of sync ({4})", spec.name(), v,
                 peer.name(), peer.outOfSync[v].outOfSyncBytes(), full ? "full" : "bitmap");

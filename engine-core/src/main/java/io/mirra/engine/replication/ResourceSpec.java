@@ -30,6 +30,10 @@ import java.util.Objects;
  * @param afterSplitBrain1Pri split-brain policy when one side is Primary ({@code after-sb-1pri}).
  * @param resyncWithoutReplication while a peer is SyncTarget, new writes to it only mark bits and replication to it
  *                         starts with the final pass (DRBD 9.3's default); false: writes go to it throughout.
+ * @param resyncRateMinBytesPerSec with the adaptive controller, the resync rate kept even under application writes
+ *                         ({@code resync-rate-min}).
+ * @param resyncAdaptive   the resync takes what application writes leave of the maximum rate (at least the minimum);
+ *                         false: always the maximum ({@code resync-controller}).
  */
 public record ResourceSpec(
     String name,
@@ -50,7 +54,9 @@ public record ResourceSpec(
     int activityLogExtents,
     SplitBrainPolicy afterSplitBrain0Pri,
     SplitBrainPolicy afterSplitBrain1Pri,
-    boolean resyncWithoutReplication)
+    boolean resyncWithoutReplication,
+    long resyncRateMinBytesPerSec,
+    boolean resyncAdaptive)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;

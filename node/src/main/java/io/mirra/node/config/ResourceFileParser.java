@@ -42,7 +42,7 @@ final class ResourceFileParser
     static final List<String> NODE_VOLUME_KEYS = List.of("disk");
     static final List<String> OPTION_KEYS = List.of("quorum", "on-no-quorum", "bitmap-block-size",
         "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max",
-        "al-extents");
+        "al-extents", "resync-controller");
     static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret",
         "resync-without-replication");
 
@@ -285,11 +285,14 @@ final class ResourceFileParser
         final Integer alExtents = f.containsKey("al-extents") ?
             integer(f.get("al-extents"), 1, ResourceOptions.AL_EXTENTS_MAX, "number of extents") :
             Integer.valueOf(d.alExtents());
+        final String controller = f.containsKey("resync-controller") ?
+            choice(f.get("resync-controller"), new String[] {"adaptive", "fixed"}, (x) -> x) : "adaptive";
         if (errors.size() != errorsBefore)
         {
             return null;
         }
-        return new ResourceOptions(quorum, onNoQuorum, bitmap, sb0, sb1, sb2, rateMin, rateMax, alExtents);
+        return new ResourceOptions(quorum, onNoQuorum, bitmap, sb0, sb1, sb2, rateMin, rateMax, alExtents,
+            "adaptive".equals(controller));
     }
 
     private Quorum quorum(final Entry e)

@@ -16,6 +16,9 @@ import java.util.Locale;
  * @param resyncRateMaxBytesPerSec upper bound of the resync rate (DRBD's c-max-rate).
  * @param alExtents                extents of 4 MiB in each volume's activity log (DRBD's al-extents): after a crash
  *                                 at most this many are resynced; more extents, fewer log writes.
+ * @param resyncAdaptive           {@code resync-controller: adaptive} (default): the resync takes what application
+ *                                 writes leave of resync-rate-max, at least resync-rate-min; {@code fixed}: always
+ *                                 resync-rate-max.
  */
 public record ResourceOptions(
     Quorum quorum,
@@ -26,7 +29,8 @@ public record ResourceOptions(
     AfterSplitBrain afterSb2Pri,
     long resyncRateMinBytesPerSec,
     long resyncRateMaxBytesPerSec,
-    int alExtents)
+    int alExtents,
+    boolean resyncAdaptive)
 {
     /** Default bitmap block size: 4 KiB. */
     public static final int BITMAP_BLOCK_SIZE_DEFAULT = 4096;
@@ -52,7 +56,7 @@ public record ResourceOptions(
     {
         return new ResourceOptions(Quorum.OFF, OnNoQuorum.SUSPEND_IO, BITMAP_BLOCK_SIZE_DEFAULT,
             AfterSplitBrain.DISCONNECT, AfterSplitBrain.DISCONNECT, AfterSplitBrain.DISCONNECT,
-            RESYNC_RATE_MIN_DEFAULT, RESYNC_RATE_MAX_DEFAULT, AL_EXTENTS_DEFAULT);
+            RESYNC_RATE_MIN_DEFAULT, RESYNC_RATE_MAX_DEFAULT, AL_EXTENTS_DEFAULT, true);
     }
 
     /**

@@ -288,6 +288,15 @@ class ConfigLoaderRejectionTest
     }
 
     @Test
+    void shouldRejectAnUnknownResyncController() throws IOException
+    {
+        final String text = BASE + "options:\n  resync-controller: fast\n";
+        final ConfigException ex = reject(dir, "r1.yaml", text);
+        assertOnlyError(ex, "r1.yaml", lineOf(text, "resync-controller"), "options.resync-controller",
+            "expected one of adaptive or fixed, got 'fast'");
+    }
+
+    @Test
     void shouldRejectActivityLogExtentsOutOfRange() throws IOException
     {
         final String text = BASE + "options:\n  al-extents: 0\n";

@@ -77,7 +77,7 @@ class ConfigLoaderTest
             demo.nodes());
         assertEquals(new ResourceOptions(Quorum.MAJORITY, OnNoQuorum.SUSPEND_IO, 4096,
             AfterSplitBrain.DISCARD_ZERO_CHANGES, AfterSplitBrain.DISCARD_SECONDARY, AfterSplitBrain.DISCONNECT,
-            250L * 1024, 100L * 1024 * 1024, 1237), demo.options());
+            250L * 1024, 100L * 1024 * 1024, 1237, true), demo.options());
         assertEquals(new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(),
             Optional.of("demo-secret-change-me"), true), demo.connection());
         assertTrue(demo.node("charlie").orElseThrow().isDiskless(0));
@@ -134,6 +134,7 @@ class ConfigLoaderTest
               resync-rate-min: 0
               resync-rate-max: 1G
               al-extents: 257
+              resync-controller: fixed
             connection:
               resync-without-replication: false
               protocol: A
@@ -151,7 +152,7 @@ class ConfigLoaderTest
 
         assertEquals(new ResourceOptions(Quorum.fixed(2), OnNoQuorum.IO_ERROR, 1 << 20,
             AfterSplitBrain.DISCARD_LEAST_CHANGES, AfterSplitBrain.CONSENSUS, AfterSplitBrain.DISCONNECT,
-            0, 1L << 30, 257), r1.options());
+            0, 1L << 30, 257, false), r1.options());
         assertEquals(new ConnectionOptions(Protocol.A, Compression.LZ4, true, Optional.of(Path.of("/etc/mirra/ca.pem")),
             Optional.of("s3cret: with colon"), false), r1.connection());
         assertEquals(Optional.of(dir.toAbsolutePath().resolve("bravo.key")), r1.nodes().get(1).tlsKey());
