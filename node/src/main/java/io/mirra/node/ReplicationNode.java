@@ -443,6 +443,28 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
+    public void pauseSync(final String resource, final Optional<String> peer, final boolean pause)
+        throws AdminException
+    {
+        final ReplicatedResource r = require(resource);
+        try
+        {
+            if (pause)
+            {
+                r.pauseSync(peer.orElse(null));
+            }
+            else
+            {
+                r.resumeSync(peer.orElse(null));
+            }
+        }
+        catch (final IllegalArgumentException | IllegalStateException ex)
+        {
+            throw new AdminException(ex.getMessage());
+        }
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         final ReplicatedResource r = require(resource);

@@ -60,6 +60,8 @@ final class PeerState
     final boolean[] resyncActive;
     /** SyncSource side, per volume: new writes go to the SyncTarget too (final pass, or resync with replication). */
     final boolean[] replicateDuringResync;
+    /** The operator paused resyncs from this node to the peer ({@code pause-sync}); kept until resume. */
+    boolean resyncUserPaused;
     /** SyncSource side: next bit to look at, resync reads and frames not yet acknowledged, bytes sent. */
     final long[] resyncCursor;
     final int[] resyncInFlight;

@@ -1549,7 +1549,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final io.mirra.bitmap.DirtyBitmap bits = peer.outOfSync[v];
         final int shift = bits.geometry().blockShift();
         final long maxBits = Math.max(1, RESYNC_CHUNK >> shift);
-        while (peer.resyncActive[v] && peer.resyncInFlight[v] < RESYNC_MAX_IN_FLIGHT &&
+        while (peer.resyncActive[v] && !peer.resyncUserPaused && peer.resyncInFlight[v] < RESYNC_MAX_IN_FLIGHT &&
             peer.resyncInFlightBytes[v] < RESYNC_MAX_IN_FLIGHT_BYTES)
         {
             long bit = peer.resyncCursor[v] < bits.bitCount() ? bits.nextSetBit(peer.resyncCursor[v]) : -1;
@@ -2867,6 +2867,73 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     }
 
     /**
+     * Pause resyncs from this node to a peer, or to every peer (DRBD's {@code pause-sync}): ranges in flight finish,
+     * no new one starts; writes go on marking blocks out of sync. Kept until {@link #resumeSync}; a resync that
+     * starts meanwhile starts paused.
+     *
+     * @param peerName a peer, or null for all.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     * @throws IllegalStateException    when this node is the peer's SyncTarget (pause on the SyncSource).
+     */
+    public void pauseSync(final String peerName)
+    {
+        final List<PeerState> selected = selectPeers(peerName);
+        synchronized (this)
+        {
+            for (final PeerState peer : selected)
+            {
+                for (int v = 0; v < spec.volumeCount(); v++)
+                {
+                    if (syncSource[v] == peer)
+                    {
+                        throw new IllegalStateException(spec.nodeName() + " resyncs volume " + v + " from " +
+                            peer.name() + ": pause the resync on the SyncSource, " + peer.name());
+                    }
+                }
+            }
+            for (final PeerState peer : selected)
+            {
+                if (!peer.resyncUserPaused)
+                {
+                    peer.resyncUserPaused = true;
+                    LOG.log(Level.INFO, "{0}: resync to {1} paused by the operator", spec.name(), peer.name());
+                }
+            }
+        }
+        publish();
+    }
+
+    /**
+     * Resume resyncs paused by {@link #pauseSync}.
+     *
+     * @param peerName a peer, or null for all.
+     * @throws IllegalArgumentException for a name that is not a peer.
+     */
+    public void resumeSync(final String peerName)
+    {
+        final List<PeerState> selected = selectPeers(peerName);
+        synchronized (this)
+        {
+            for (final PeerState peer : selected)
+            {
+                if (peer.resyncUserPaused)
+                {
+                    peer.resyncUserPaused = false;
+                    LOG.log(Level.INFO, "{0}: resync to {1} resumed by the operator", spec.name(), peer.name());
+                    for (int v = 0; v < spec.volumeCount(); v++)
+                    {
+                        if (peer.resyncActive[v])
+                        {
+                            pumpResync(peer, v);
+                        }
+                    }
+                }
+            }
+        }
+        publish();
+    }
+
+    /**
      * Declare every copy of the resource identical without a resync (DRBD's {@code new-current-uuid --clear-bitmap}),
      * for new disks known to hold the same data (all zeros, or cloned from one image): this node's Inconsistent
      * copies start a new generation and are UpToDate, and every connected peer whose copy is Inconsistent takes that
@@ -3534,7 +3601,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
                 final ReplicationState shown = !peer.isUp() ? ReplicationState.OFF :
                     verifySessions[peer.index][v] != null && peer.replication[v] == ReplicationState.ESTABLISHED ?
-                    ReplicationState.VERIFY_S : peer.replication[v];
+                    ReplicationState.VERIFY_S :
+                    peer.resyncUserPaused && peer.replication[v] == ReplicationState.SYNC_SOURCE ?
+                    ReplicationState.PAUSED_SYNC_S : peer.replication[v];
                 peerDevices.add(new ResourceStatus.PeerDeviceStatus(v, shown,
                     peer.isUp() ? peer.diskStates[v] : DiskState.D_UNKNOWN, peer.isDiskless(v), outOfSync,
                     peer.sentBytes[v], peer.receivedBytes[v], peer.running.size() + peer.queued.size(),

@@ -436,6 +436,36 @@ class ResyncTest
     }
 
     @Test
+    void shouldHoldAPausedResyncUntilResumed() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        cluster.proxy("a", "b").cut();
+        awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
+        final byte[] block = new byte[64 * 1024];
+        new Random(SEED).nextBytes(block);
+        for (int i = 0; i < 16; i++)
+        {
+            a.write(0, (long)i * 2 * block.length, block, false);
+        }
+        a.resource.pauseSync("b");
+        cluster.proxy("a", "b").heal();
+        awaitCondition("the resync waits, paused", () ->
+            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.PAUSED_SYNC_S);
+        final IllegalStateException onTarget = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> cluster.node("b").resource.pauseSync("a"));
+        assertTrue(onTarget.getMessage().contains("pause the resync on the SyncSource, a"), onTarget.getMessage());
+        a.write(0, block.length, block, false); // a round trip through a: still nothing sent
+        assertEquals(0, sentTo("a", "b"), "a paused resync sends nothing");
+        assertEquals(17L * block.length, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
+        a.resource.resumeSync("b");
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+    }
+
+    @Test
     void shouldSkipTheInitialSyncOfIdenticalNewDisksWithNewCurrentGenerationClearBitmap() throws Exception
     {
         // Two disks that exist before mirra sees them (Inconsistent), known to be identical (both all zeros).

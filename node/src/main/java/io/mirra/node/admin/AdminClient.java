@@ -131,6 +131,22 @@ public final class AdminClient
         "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra pause-sync}. */
+    public static final String PAUSE_SYNC_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " pause-sync RES [PEER]",
+        "",
+        "Pause the resync from this node (the SyncSource) to PEER (default: every peer): ranges in flight finish,",
+        "no new one starts, writes go on marking blocks out of sync. Until 'mirra resume-sync'; a resync that starts",
+        "meanwhile starts paused (replication:PausedSyncS).",
+        TARGET_HELP);
+
+    /** Usage of {@code mirra resume-sync}. */
+    public static final String RESUME_SYNC_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " resume-sync RES [PEER]",
+        "",
+        "Resume resyncs paused by 'mirra pause-sync'.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra new-current-uuid}. */
     public static final String NEW_CURRENT_UUID_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " new-current-uuid RES --clear-bitmap",
@@ -176,6 +192,8 @@ public final class AdminClient
         "  verify RES [PEER]         compare every block with PEER's copy (online verify)",
         "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
         "  new-current-uuid RES --clear-bitmap  declare new identical disks in sync (no initial sync)",
+        "  pause-sync RES [PEER]     pause the resync from this node to PEER (default: all peers)",
+        "  resume-sync RES [PEER]    resume it",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
 
     static
@@ -191,6 +209,8 @@ public final class AdminClient
         usages.put("verify", VERIFY_USAGE);
         usages.put("invalidate", INVALIDATE_USAGE);
         usages.put("new-current-uuid", NEW_CURRENT_UUID_USAGE);
+        usages.put("pause-sync", PAUSE_SYNC_USAGE);
+        usages.put("resume-sync", RESUME_SYNC_USAGE);
         usages.put("events", EVENTS_USAGE);
         USAGES = Collections.unmodifiableMap(usages);
     }
@@ -346,6 +366,8 @@ public final class AdminClient
             case "connect":
             case "disconnect":
             case "verify":
+            case "pause-sync":
+            case "resume-sync":
                 maxPositional = 2;
                 break;
             default:

@@ -93,6 +93,16 @@ public interface AdminOps
     void verify(String resource, Optional<String> peer) throws AdminException;
 
     /**
+     * Pause or resume resyncs from this node to one peer or every peer.
+     *
+     * @param resource the resource.
+     * @param peer     a peer's node name, or empty for all.
+     * @param pause    true to pause, false to resume.
+     * @throws AdminException for an unknown or down resource or peer, or pausing on the SyncTarget.
+     */
+    void pauseSync(String resource, Optional<String> peer, boolean pause) throws AdminException;
+
+    /**
      * Declare every copy of the resource identical without a resync ({@code new-current-uuid --clear-bitmap}).
      *
      * @param resource    the resource.

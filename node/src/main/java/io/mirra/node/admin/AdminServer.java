@@ -42,6 +42,7 @@ import java.util.logging.Logger;
  *   POST /v1/invalidate?resource=R
  *   POST /v1/verify?resource=R[&amp;peer=P]
  *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
+ *   POST /v1/pause-sync?resource=R[&amp;peer=P]            (also /v1/resume-sync)
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -86,6 +87,8 @@ public final class AdminServer implements AutoCloseable
         INVALIDATE("/v1/invalidate", "POST", "resource"),
         VERIFY("/v1/verify", "POST", "resource", "peer"),
         NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
+        PAUSE_SYNC("/v1/pause-sync", "POST", "resource", "peer"),
+        RESUME_SYNC("/v1/resume-sync", "POST", "resource", "peer"),
         EVENTS("/v1/events", "GET", "json");
 
         private static final Map<String, Endpoint> BY_PATH = new HashMap<>();
@@ -354,6 +357,10 @@ public final class AdminServer implements AutoCloseable
                 break;
             case VERIFY:
                 ops.verify(resource(params), Optional.ofNullable(params.get("peer")));
+                break;
+            case PAUSE_SYNC:
+            case RESUME_SYNC:
+                ops.pauseSync(resource(params), Optional.ofNullable(params.get("peer")), endpoint == Endpoint.PAUSE_SYNC);
                 break;
             case NEW_CURRENT_UUID:
                 ops.newCurrentUuid(resource(params), bool(params, "clear-bitmap"));

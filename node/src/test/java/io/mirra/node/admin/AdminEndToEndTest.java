@@ -129,6 +129,8 @@ class AdminEndToEndTest
         commands.put(List.of("verify", "demo"), "verify demo");
         commands.put(List.of("verify", "demo", "bravo"), "verify demo bravo");
         commands.put(List.of("new-current-uuid", "demo", "--clear-bitmap"), "new-current-uuid demo --clear-bitmap");
+        commands.put(List.of("pause-sync", "demo", "bravo"), "pause-sync demo bravo");
+        commands.put(List.of("resume-sync", "demo"), "resume-sync demo");
         for (final Map.Entry<List<String>, String> entry : commands.entrySet())
         {
             final List<String> argv = entry.getKey();
@@ -220,8 +222,8 @@ class AdminEndToEndTest
     {
         final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         assertHttp(http, "GET", "/v1/nothing", 404, "unknown path /v1/nothing (the admin endpoint serves " +
-            "/v1/connect, /v1/disconnect, /v1/down, /v1/events, /v1/invalidate, /v1/new-current-uuid, /v1/primary, " +
-            "/v1/secondary, /v1/status, /v1/up, /v1/verify)\n");
+            "/v1/connect, /v1/disconnect, /v1/down, /v1/events, /v1/invalidate, /v1/new-current-uuid, " +
+            "/v1/pause-sync, /v1/primary, /v1/resume-sync, /v1/secondary, /v1/status, /v1/up, /v1/verify)\n");
         assertHttp(http, "GET", "/v1/status/", 404, null);
         final HttpResponse<String> notAllowed = assertHttp(http, "GET", "/v1/primary?resource=demo", 405,
             "method GET is not allowed for /v1/primary (use POST)\n");

@@ -129,6 +129,13 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void pauseSync(final String resource, final Optional<String> peer, final boolean pause)
+        throws AdminException
+    {
+        op(pause ? "pause-sync" : "resume-sync", resource, peer.orElse(null));
+    }
+
+    @Override
     public void invalidate(final String resource) throws AdminException
     {
         op("invalidate", resource, null);
