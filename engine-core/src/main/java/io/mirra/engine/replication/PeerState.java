@@ -71,6 +71,13 @@ final class PeerState
     final long[] resyncSession;
     /** SyncSource side, per volume: when the running resync started (System.nanoTime). */
     final long[] resyncStartNs;
+    /** SyncSource side, per volume: when progress was last sent to the target (System.nanoTime). */
+    final long[] resyncProgressSentNs;
+    /** SyncTarget side, per volume: the source's last RESYNC_PROGRESS (bytes left, bytes sent) and when the first came. */
+    final long[] targetOutOfSync;
+    final long[] targetSent;
+    final long[] targetFirstSent;
+    final long[] targetFirstNs;
     /** SyncSource side, per volume: the rate limit of the running resync, and whether a delayed pump is pending. */
     final ResyncRateLimiter[] resyncLimiter;
     final boolean[] resyncPumpScheduled;
@@ -112,6 +119,11 @@ final class PeerState
         resyncSent = new long[volumes];
         resyncSession = new long[volumes];
         resyncStartNs = new long[volumes];
+        resyncProgressSentNs = new long[volumes];
+        targetOutOfSync = new long[volumes];
+        targetSent = new long[volumes];
+        targetFirstSent = new long[volumes];
+        targetFirstNs = new long[volumes];
         resyncLimiter = new ResyncRateLimiter[volumes];
         resyncPumpScheduled = new boolean[volumes];
         receivedBytes = new long[volumes];

@@ -17,6 +17,7 @@ import io.mirra.transport.netty.ReconnectPolicy;
 import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReplicationProtocol;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.ResyncProgressFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.VerifyReplyFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
@@ -1490,6 +1491,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncStartNs[v] = System.nanoTime();
             LOG.log(Level.INFO, "{0}/{1}: resync to {2} starts: {3} bytes out of sync ({4})", spec.name(), v,
                 peer.name(), peer.outOfSync[v].outOfSyncBytes(), full ? "full" : "bitmap");
+            sendResyncProgress(peer, v);
             pumpResync(peer, v);
         }
         publish();
@@ -1712,6 +1714,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         peer.resyncInFlight[v]--;
         peer.resyncInFlightBytes[v] -= op.length;
+        if (System.nanoTime() - peer.resyncProgressSentNs[v] >= RESYNC_PROGRESS_INTERVAL_NS)
+        {
+            sendResyncProgress(peer, v);
+        }
         if (status != 0)
         {
             LOG.log(Level.WARNING, "{0}/{1}: {2} could not write resync range {3} (errno {4}); it stays out of sync",
@@ -1719,6 +1725,39 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.outOfSync[v].setRange(op.resyncFromBit, op.resyncToBit);
         }
         pumpResync(peer, v);
+    }
+
+    /** How often a running resync tells its target where it stands. */
+    static final long RESYNC_PROGRESS_INTERVAL_NS = 1_000_000_000L;
+
+    /** Under the lock: tell the target where its resync stands (for its status). */
+    private void sendResyncProgress(final PeerState peer, final int v)
+    {
+        peer.resyncProgressSentNs[v] = System.nanoTime();
+        peer.link.send(StreamKind.DATA, FRAMES.get().resyncProgress(ALLOC, v, peer.outOfSync[v].outOfSyncBytes(),
+            peer.resyncSent[v]));
+    }
+
+    /** The source's RESYNC_PROGRESS: kept for status on this, the target's, side. */
+    private void onResyncProgress(final PeerState peer, final Frame frame)
+    {
+        final int v = frame.volume();
+        final ByteBuf body = frame.content();
+        final int at = body.readerIndex();
+        synchronized (this)
+        {
+            if (v >= spec.volumeCount() || syncSource[v] != peer)
+            {
+                return; // a resync that ended or was never ours: nothing to show
+            }
+            peer.targetOutOfSync[v] = body.getLongLE(at + ResyncProgressFlyweight.OUT_OF_SYNC_OFFSET);
+            peer.targetSent[v] = body.getLongLE(at + ResyncProgressFlyweight.SENT_OFFSET);
+            if (peer.targetFirstNs[v] == 0)
+            {
+                peer.targetFirstNs[v] = System.nanoTime();
+                peer.targetFirstSent[v] = peer.targetSent[v];
+            }
+        }
     }
 
     /** Under the lock: nothing is out of sync and nothing in flight: the peer has our data. */
@@ -1762,6 +1801,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             return;
         }
         syncSource[v] = source;
+        source.targetFirstNs[v] = 0;
+        source.targetOutOfSync[v] = 0;
         source.replication[v] = ReplicationState.SYNC_TARGET;
         source.replicationReason[v] = null;
         final boolean wholeVolume = full || crashFull[v] || diskStates[v] == DiskState.INCONSISTENT;
@@ -1960,6 +2001,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     break;
                 case ReplicationProtocol.VERIFY_REPLY:
                     onVerifyReply(peer, frame);
+                    break;
+                case ReplicationProtocol.RESYNC_PROGRESS:
+                    onResyncProgress(peer, frame);
                     break;
                 case ReplicationProtocol.PING:
                     link.sendPing(ReplicationProtocol.PING_ACK, 0, 0);
@@ -3589,7 +3633,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             final List<ResourceStatus.PeerDeviceStatus> peerDevices = new ArrayList<>();
             for (int v = 0; v < spec.volumeCount(); v++)
             {
-                final long outOfSync = peer.outOfSync[v] == null ? 0 : peer.outOfSync[v].outOfSyncBytes();
+                final boolean target = syncSource[v] == peer && peer.targetFirstNs[v] != 0;
+                final long outOfSync = target ? peer.targetOutOfSync[v] :
+                    peer.outOfSync[v] == null ? 0 : peer.outOfSync[v].outOfSyncBytes();
                 final long size = spec.volumeSizes()[v];
                 long rate = 0;
                 long secondsLeft = -1;
@@ -3597,6 +3643,13 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 {
                     final long elapsedNs = Math.max(1, System.nanoTime() - peer.resyncStartNs[v]);
                     rate = (long)(peer.resyncSent[v] * 1e9 / elapsedNs);
+                    secondsLeft = rate > 0 ? (outOfSync + rate - 1) / rate : -1;
+                }
+                else if (target)
+                {
+                    // The source's figures, as its RESYNC_PROGRESS reports them about once a second.
+                    final long elapsedNs = Math.max(1, System.nanoTime() - peer.targetFirstNs[v]);
+                    rate = (long)((peer.targetSent[v] - peer.targetFirstSent[v]) * 1e9 / elapsedNs);
                     secondsLeft = rate > 0 ? (outOfSync + rate - 1) / rate : -1;
                 }
                 final ReplicationState shown = !peer.isUp() ? ReplicationState.OFF :

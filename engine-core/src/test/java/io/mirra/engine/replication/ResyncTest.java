@@ -520,7 +520,8 @@ class ResyncTest
     @Test
     void shouldReportResyncProgressWithRateAndTimeLeft() throws Exception
     {
-        // 1 MiB/s for 3 MiB out of sync: the first second's worth goes at once, the rest takes about two seconds.
+        // 1 MiB/s for 4 MiB out of sync: the first second's worth goes at once, the rest takes about three seconds
+        // (the target's rate needs two progress reports, a second apart).
         cluster = EngineCluster.builder("r", dir).volumes(SIZE).resyncRateMax(1L << 20).diskNodes("a", "b")
             .proxies(true).build();
         cluster.awaitAllConnected();
@@ -528,13 +529,19 @@ class ResyncTest
         a.promote();
         cluster.proxy("a", "b").cut();
         awaitCondition("a lost b", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED);
-        a.write(0, 0, new byte[3 << 20], false);
+        a.write(0, 0, new byte[4 << 20], false);
         cluster.proxy("a", "b").heal();
         awaitCondition("a reports the resync with its rate and time left", () ->
         {
             final ResourceStatus.PeerDeviceStatus pd = connection("a", "b").peerDevices().get(0);
             return pd.replicationState() == ReplicationState.SYNC_SOURCE && pd.resyncBytesPerSec() > 0 &&
                 pd.resyncSecondsLeft() >= 0 && pd.percentInSync() < 100.0;
+        });
+        awaitCondition("b, the target, reports the source's progress with rate and time left", () ->
+        {
+            final ResourceStatus.PeerDeviceStatus pd = connection("b", "a").peerDevices().get(0);
+            return pd.replicationState() == ReplicationState.SYNC_TARGET && pd.outOfSyncBytes() > 0 &&
+                pd.resyncBytesPerSec() > 0 && pd.resyncSecondsLeft() >= 0 && pd.percentInSync() < 100.0;
         });
         awaitUpToDate("b");
         final ResourceStatus.PeerDeviceStatus done = connection("a", "b").peerDevices().get(0);

@@ -6,6 +6,7 @@ import io.mirra.transport.protocol.RangeOpFlyweight;
 import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.ResyncProgressFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.VerifyReplyFlyweight;
 import io.mirra.transport.protocol.VerifyRequestFlyweight;
@@ -297,6 +298,13 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter
             case SPLIT_BRAIN: return validateSplitBrain(ctx, complete, at);
             case VERIFY_REQUEST: return validateVerifyRequest(ctx, complete, at);
             case VERIFY_REPLY: return validateVerifyReply(ctx, complete, at);
+            case RESYNC_PROGRESS:
+                if (complete.getLongLE(at + ResyncProgressFlyweight.OUT_OF_SYNC_OFFSET) < 0 ||
+                    complete.getLongLE(at + ResyncProgressFlyweight.SENT_OFFSET) < 0)
+                {
+                    return fail(ctx, Reason.BAD_FIELD, "RESYNC_PROGRESS with a byte count above 2^63 - 1");
+                }
+                return true;
             default: return true;
         }
     }

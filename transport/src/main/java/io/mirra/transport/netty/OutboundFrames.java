@@ -9,6 +9,7 @@ import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.RefuseFlyweight;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.ResyncProgressFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.VerifyReplyFlyweight;
 import io.mirra.transport.protocol.VerifyRequestFlyweight;
@@ -52,6 +53,7 @@ public final class OutboundFrames
     private final ResyncRequestFlyweight resyncRequest = new ResyncRequestFlyweight();
     private final ResyncEndFlyweight resyncEnd = new ResyncEndFlyweight();
     private final SplitBrainFlyweight splitBrain = new SplitBrainFlyweight();
+    private final ResyncProgressFlyweight resyncProgress = new ResyncProgressFlyweight();
     private final VerifyRequestFlyweight verifyRequest = new VerifyRequestFlyweight();
     private final VerifyReplyFlyweight verifyReply = new VerifyReplyFlyweight();
 
@@ -537,6 +539,22 @@ public final class OutboundFrames
         final ByteBuf body = alloc.buffer(length, length);
         verifyReply.wrap(view.wrapForWrite(body, 0, length), 0).set(requestId, status, digests, count);
         return finish(VERIFY_REPLY, volume, body, length);
+    }
+
+    /**
+     * A RESYNC_PROGRESS: the source's view of a running resync.
+     *
+     * @param alloc     for the body.
+     * @param volume    volume number.
+     * @param outOfSync bytes still to send.
+     * @param sent      bytes sent so far.
+     * @return the frame.
+     */
+    public Frame resyncProgress(final ByteBufAllocator alloc, final int volume, final long outOfSync, final long sent)
+    {
+        final ByteBuf body = alloc.buffer(ResyncProgressFlyweight.LENGTH, ResyncProgressFlyweight.LENGTH);
+        resyncProgress.wrap(view.wrapForWrite(body, 0, ResyncProgressFlyweight.LENGTH), 0).set(outOfSync, sent);
+        return finish(RESYNC_PROGRESS, volume, body, ResyncProgressFlyweight.LENGTH);
     }
 
     /**

@@ -42,7 +42,8 @@ import java.nio.ByteOrder;
  *     <li><b>Volume</b>: the volume number for volume-scoped messages ({@link #WRITE}, {@link #WRITE_ACK},
  *     {@link #FLUSH}, {@link #TRIM}, {@link #WRITE_ZEROES}, {@link #READ_REQUEST}, {@link #READ_REPLY},
  *     {@link #RESYNC_REQUEST}, {@link #RESYNC_DATA}, {@link #RESYNC_END}, {@link #OUT_OF_SYNC},
- *     {@link #SPLIT_BRAIN}, {@link #VERIFY_REQUEST}, {@link #VERIFY_REPLY}), zero otherwise;
+ *     {@link #SPLIT_BRAIN}, {@link #VERIFY_REQUEST}, {@link #VERIFY_REPLY}, {@link #RESYNC_PROGRESS}), zero
+ *     otherwise;
  *     always below
  *     {@link #MAX_VOLUMES}.</li>
  *     <li><b>Body Length</b>: bytes following the header; bounded per type ({@link #minBodyLength(int)},
@@ -237,6 +238,11 @@ public final class ReplicationProtocol
     public static final int VERIFY_REQUEST = 69;
     /** Data stream: the digests of a {@link #VERIFY_REQUEST}'s range ({@link VerifyReplyFlyweight}). */
     public static final int VERIFY_REPLY = 70;
+    /**
+     * Data stream: the SyncSource's progress of a running resync ({@link ResyncProgressFlyweight}), sent when it
+     * starts and about once a second, so the target's status shows percent, rate and time left too.
+     */
+    public static final int RESYNC_PROGRESS = 75;
     /** Longest range of one {@link #VERIFY_REQUEST}: 1 MiB. */
     public static final int MAX_VERIFY_LENGTH = 1024 * 1024;
     /** {@link SplitBrainFlyweight#changedBytes()} when the sender cannot count its changes. */
@@ -422,6 +428,7 @@ public final class ReplicationProtocol
             case SPLIT_BRAIN:
             case VERIFY_REQUEST:
             case VERIFY_REPLY:
+            case RESYNC_PROGRESS:
                 return STREAM_DATA;
             case WRITE_ACK:
             case PING:
@@ -473,6 +480,7 @@ public final class ReplicationProtocol
             case SPLIT_BRAIN: return SplitBrainFlyweight.LENGTH;
             case VERIFY_REQUEST: return VerifyRequestFlyweight.LENGTH;
             case VERIFY_REPLY: return VerifyReplyFlyweight.HEADER_LENGTH;
+            case RESYNC_PROGRESS: return ResyncProgressFlyweight.LENGTH;
             default: return 0;
         }
     }
@@ -537,6 +545,7 @@ public final class ReplicationProtocol
             case SPLIT_BRAIN: return "SPLIT_BRAIN";
             case VERIFY_REQUEST: return "VERIFY_REQUEST";
             case VERIFY_REPLY: return "VERIFY_REPLY";
+            case RESYNC_PROGRESS: return "RESYNC_PROGRESS";
             default: return "UNKNOWN(" + type + ")";
         }
     }

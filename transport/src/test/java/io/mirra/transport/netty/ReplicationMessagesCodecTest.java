@@ -6,6 +6,7 @@ import io.mirra.transport.protocol.ReadReplyFlyweight;
 import io.mirra.transport.protocol.ReadRequestFlyweight;
 import io.mirra.transport.protocol.ResyncEndFlyweight;
 import io.mirra.transport.protocol.ResyncRequestFlyweight;
+import io.mirra.transport.protocol.ResyncProgressFlyweight;
 import io.mirra.transport.protocol.SplitBrainFlyweight;
 import io.mirra.transport.protocol.StateFlyweight;
 import io.mirra.transport.protocol.VerifyReplyFlyweight;
@@ -617,6 +618,30 @@ class ReplicationMessagesCodecTest
         final byte[] huge = new byte[VerifyReplyFlyweight.HEADER_LENGTH];
         new UnsafeBuffer(huge).putInt(VerifyReplyFlyweight.COUNT_OFFSET, -1, BYTE_ORDER);
         assertRejected(STREAM_DATA, frame(VERIFY_REPLY, huge), Reason.BAD_LENGTH, "VERIFY_REPLY digest count");
+    }
+
+    @Test
+    void shouldRoundTripResyncProgressAndRejectNegativeCounts()
+    {
+        final List<Frame> decoded = roundTrip(STREAM_DATA, List.of(frames.resyncProgress(ALLOC, 4, 123L << 20, 7)), 3);
+        try
+        {
+            final ResyncProgressFlyweight p = new ResyncProgressFlyweight().wrap(bodyOf(decoded.get(0)), 0);
+            assertEquals(RESYNC_PROGRESS, decoded.get(0).type());
+            assertEquals(4, decoded.get(0).volume());
+            assertEquals(123L << 20, p.outOfSync());
+            assertEquals(7, p.sent());
+        }
+        finally
+        {
+            decoded.forEach(Frame::release);
+        }
+        final byte[] body = new byte[ResyncProgressFlyweight.LENGTH];
+        new ResyncProgressFlyweight().wrap(new UnsafeBuffer(body), 0).set(-1, 0);
+        assertRejected(STREAM_DATA, frame(RESYNC_PROGRESS, body), Reason.BAD_FIELD,
+            "RESYNC_PROGRESS with a byte count above 2^63 - 1");
+        assertRejected(STREAM_DATA, frame(RESYNC_PROGRESS, new byte[15]), Reason.BAD_LENGTH,
+            "RESYNC_PROGRESS body of 15 bytes, expected 16");
     }
 
     @Test

@@ -65,7 +65,8 @@ class FrameHeaderFlyweightTest
     {
         final int[] types = {HELLO, AUTH_RESPONSE, AUTH_OK, REFUSE, WRITE, WRITE_ACK, FLUSH, TRIM, WRITE_ZEROES,
             READ_REQUEST, READ_REPLY, PING, PING_ACK, STATE, TWOPC_PREPARE, TWOPC_COMMIT, TWOPC_ABORT, TWOPC_REPLY,
-            RESYNC_REQUEST, RESYNC_DATA, RESYNC_END, OUT_OF_SYNC, SPLIT_BRAIN, VERIFY_REQUEST, VERIFY_REPLY};
+            RESYNC_REQUEST, RESYNC_DATA, RESYNC_END, OUT_OF_SYNC, SPLIT_BRAIN, VERIFY_REQUEST, VERIFY_REPLY,
+            RESYNC_PROGRESS};
         for (final int type : types)
         {
             assertTrue(isKnownType(type), typeName(type));
@@ -78,7 +79,7 @@ class FrameHeaderFlyweightTest
         assertEquals(STREAM_CONTROL, streamsOf(PING));
         assertEquals(STREAM_BOTH, streamsOf(HELLO));
         for (final int type : new int[]{FLUSH, TRIM, WRITE_ZEROES, READ_REQUEST, READ_REPLY, STATE, RESYNC_REQUEST,
-            RESYNC_DATA, RESYNC_END, OUT_OF_SYNC, SPLIT_BRAIN, VERIFY_REQUEST, VERIFY_REPLY})
+            RESYNC_DATA, RESYNC_END, OUT_OF_SYNC, SPLIT_BRAIN, VERIFY_REQUEST, VERIFY_REPLY, RESYNC_PROGRESS})
         {
             assertEquals(STREAM_DATA, streamsOf(type), typeName(type));
         }
@@ -86,7 +87,7 @@ class FrameHeaderFlyweightTest
         {
             assertEquals(STREAM_CONTROL, streamsOf(type), typeName(type));
         }
-        for (final int reserved : new int[]{0, 5, 15, 18, 19, 20, 21, 27, 49, 50, 55, 64, 67, 68, 71, 75, 0xFFFF})
+        for (final int reserved : new int[]{0, 5, 15, 18, 19, 20, 21, 27, 49, 50, 55, 64, 67, 68, 71, 76, 0xFFFF})
         {
             assertFalse(isKnownType(reserved), "reserved " + reserved);
         }
