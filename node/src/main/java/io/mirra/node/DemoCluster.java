@@ -188,6 +188,7 @@ public final class DemoCluster implements AutoCloseable
             "  tls: false                    # true: TLS with tls-ca and each node's tls-certificate/tls-key",
             "  secret: demo-secret-change-me # shared secret the peers authenticate each other with",
             "  resync-without-replication: true # writes to a SyncTarget only mark bits until the final pass",
+            "  peer-timeout: 6s              # a peer silent this long (pings unanswered) is disconnected",
             "");
     }
 

@@ -254,7 +254,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final PeerHandshakeConfig handshake = PeerHandshakeConfig.of(spec.nodeName(), spec.name(), names, secret,
             spec.volumeSizes());
         final NettyPeerTransport t = new NettyPeerTransport(handshake, this,
-            ReconnectPolicy.defaults(spec.nodeId() * 7919L + spec.name().hashCode()), ioGroup);
+            ReconnectPolicy.defaults(spec.nodeId() * 7919L + spec.name().hashCode())
+                .withPeerTimeout(TimeUnit.MILLISECONDS.toNanos(spec.peerTimeoutMs())), ioGroup);
         synchronized (this)
         {
             transport = t;

@@ -34,6 +34,9 @@ import java.util.Objects;
  *                         ({@code resync-rate-min}).
  * @param resyncAdaptive   the resync takes what application writes leave of the maximum rate (at least the minimum);
  *                         false: always the maximum ({@code resync-controller}).
+ * @param peerTimeoutMs    a peer silent this long (no frame, no answer to pings) is disconnected
+ *                         ({@code peer-timeout}); the writes waiting for it complete without it and its blocks are
+ *                         marked out of sync.
  */
 public record ResourceSpec(
     String name,
@@ -56,7 +59,8 @@ public record ResourceSpec(
     SplitBrainPolicy afterSplitBrain1Pri,
     boolean resyncWithoutReplication,
     long resyncRateMinBytesPerSec,
-    boolean resyncAdaptive)
+    boolean resyncAdaptive,
+    long peerTimeoutMs)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;
@@ -85,6 +89,10 @@ public record ResourceSpec(
         Objects.requireNonNull(metaDir, "metaDir");
         Objects.requireNonNull(readBalancing, "readBalancing");
         Objects.requireNonNull(afterSplitBrain0Pri, "afterSplitBrain0Pri");
+        if (peerTimeoutMs < 10)
+        {
+            throw new IllegalArgumentException("peerTimeoutMs " + peerTimeoutMs + ", at least 10");
+        }
         Objects.requireNonNull(afterSplitBrain1Pri, "afterSplitBrain1Pri");
         if (activityLogExtents < 1 || activityLogExtents > ActivityLog.MAX_CAPACITY)
         {
@@ -92,6 +100,9 @@ public record ResourceSpec(
                 ActivityLog.MAX_CAPACITY);
         }
     }
+
+    /** Default of {@link #peerTimeoutMs()}: 6 s, as DRBD's {@code timeout}. */
+    public static final long PEER_TIMEOUT_MS_DEFAULT = 6000;
 
     /** Default of {@link #activityLogExtents()} (DRBD's {@code al-extents} default). */
     public static final int ACTIVITY_LOG_EXTENTS_DEFAULT = ActivityLog.DEFAULT_CAPACITY;

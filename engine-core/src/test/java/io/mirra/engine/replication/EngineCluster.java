@@ -51,6 +51,7 @@ final class EngineCluster implements AutoCloseable
     private final SplitBrainPolicy afterSb0Pri;
     private final SplitBrainPolicy afterSb1Pri;
     private final boolean resyncWithoutReplication;
+    private final long peerTimeoutMs;
     private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
@@ -73,6 +74,7 @@ final class EngineCluster implements AutoCloseable
         this.afterSb0Pri = b.afterSb0Pri;
         this.afterSb1Pri = b.afterSb1Pri;
         this.resyncWithoutReplication = b.resyncWithoutReplication;
+        this.peerTimeoutMs = b.peerTimeoutMs;
         this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
@@ -146,7 +148,8 @@ final class EngineCluster implements AutoCloseable
         return new ResourceSpec(resource, name, names.indexOf(name), volumeSizes, diskless.get(name), peers, protocol,
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
-            asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri, resyncWithoutReplication, 0, false);
+            asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri, resyncWithoutReplication, 0, false,
+            peerTimeoutMs);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -434,6 +437,7 @@ final class EngineCluster implements AutoCloseable
         private SplitBrainPolicy afterSb0Pri = SplitBrainPolicy.DISCONNECT;
         private SplitBrainPolicy afterSb1Pri = SplitBrainPolicy.DISCONNECT;
         private boolean resyncWithoutReplication = true;
+        private long peerTimeoutMs = ResourceSpec.PEER_TIMEOUT_MS_DEFAULT;
         private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
@@ -511,6 +515,13 @@ final class EngineCluster implements AutoCloseable
         {
             this.afterSb0Pri = zeroPrimaries;
             this.afterSb1Pri = onePrimary;
+            return this;
+        }
+
+        /** How long a silent peer is waited for before its link goes down. */
+        Builder peerTimeoutMs(final long millis)
+        {
+            this.peerTimeoutMs = millis;
             return this;
         }
 

@@ -436,6 +436,30 @@ class ResyncTest
     }
 
     @Test
+    void shouldGiveUpAPeerThatStopsAnsweringSoThePrimaryNeverWaitsForever() throws Exception
+    {
+        final Random random = new Random(SEED);
+        // Protocol C waits for b's disk; b's link starts dropping everything without closing (a hung peer).
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).peerTimeoutMs(1000).diskNodes("a", "b")
+            .proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node a = cluster.node("a");
+        a.promote();
+        a.write(0, 0, new byte[4096], false);
+        cluster.proxy("a", "b").blackhole();
+        final byte[] data = new byte[64 * 1024];
+        random.nextBytes(data);
+        a.write(0, 1 << 20, data, false); // completes once the peer timeout gave b up
+        assertEquals(ConnectionState.CONNECTING, connection("a", "b").connectionState());
+        assertTrue(connection("a", "b").reason().contains("no answer from the peer"), connection("a", "b").reason());
+        assertEquals(data.length, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
+        cluster.proxy("a", "b").heal();
+        awaitCondition("b resynced from a", () -> connection("a", "b").peerDevices().get(0).replicationState() ==
+            ReplicationState.ESTABLISHED && connection("a", "b").peerDevices().get(0).outOfSyncBytes() == 0);
+        awaitEqualDisks("a", "b");
+    }
+
+    @Test
     void shouldHoldAPausedResyncUntilResumed() throws Exception
     {
         cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();

@@ -16,6 +16,7 @@ import java.util.Optional;
  *                    than one node.
  * @param resyncWithoutReplication while a peer is SyncTarget, new writes to it only mark bits until the final pass
  *                    (default true); false replicates them to it from the start of the resync.
+ * @param peerTimeoutMs a peer silent this long (no frame, no answer to pings) is disconnected; default 6000.
  */
 public record ConnectionOptions(
     Protocol protocol,
@@ -23,8 +24,12 @@ public record ConnectionOptions(
     boolean tls,
     Optional<Path> tlsCa,
     Optional<String> secret,
-    boolean resyncWithoutReplication)
+    boolean resyncWithoutReplication,
+    long peerTimeoutMs)
 {
+    /** Default of {@code peer-timeout}: 6 s, as DRBD's {@code timeout}. */
+    public static final long PEER_TIMEOUT_MS_DEFAULT = 6000;
+
     /** Shortest accepted shared secret, in characters. */
     public static final int SECRET_MIN_LENGTH = 8;
 

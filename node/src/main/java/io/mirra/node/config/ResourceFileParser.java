@@ -44,7 +44,7 @@ final class ResourceFileParser
         "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max",
         "al-extents", "resync-controller");
     static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret",
-        "resync-without-replication");
+        "resync-without-replication", "peer-timeout");
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final String DISKLESS = "diskless";
@@ -341,7 +341,8 @@ final class ResourceFileParser
 
     private static ConnectionOptions defaultConnection()
     {
-        return new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(), Optional.empty(), true);
+        return new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(), Optional.empty(), true,
+            ConnectionOptions.PEER_TIMEOUT_MS_DEFAULT);
     }
 
     private ConnectionOptions connection(final Entry entry)
@@ -368,6 +369,8 @@ final class ResourceFileParser
         }
         final Boolean withoutReplication = f.containsKey("resync-without-replication") ?
             bool(f.get("resync-without-replication")) : Boolean.TRUE;
+        final Long peerTimeout = f.containsKey("peer-timeout") ? millis(f.get("peer-timeout")) :
+            Long.valueOf(ConnectionOptions.PEER_TIMEOUT_MS_DEFAULT);
         String secret = null;
         if (f.containsKey("secret"))
         {
@@ -378,7 +381,7 @@ final class ResourceFileParser
             return null;
         }
         return new ConnectionOptions(protocol, compression, tls, Optional.ofNullable(tlsCa),
-            Optional.ofNullable(secret), withoutReplication);
+            Optional.ofNullable(secret), withoutReplication, peerTimeout);
     }
 
     private String secret(final Entry e)
@@ -709,6 +712,29 @@ final class ResourceFileParser
             }
         }
         error(lineOf(e.value(), e.line()), e.path(), "expected a size such as 4096, 512M, 1G or 10GiB, got " +
+            describe(e.value()));
+        return null;
+    }
+
+    /** A duration: {@code 500ms}, {@code 6s}, or a plain number of milliseconds; 10 ms to 1 hour. */
+    private Long millis(final Entry e)
+    {
+        if (e.value() instanceof ScalarNode s && (Tag.INT.equals(s.getTag()) || Tag.STR.equals(s.getTag())))
+        {
+            final java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})(ms|s)?")
+                .matcher(s.getValue().strip());
+            if (m.matches())
+            {
+                final long value = Long.parseLong(m.group(1)) * ("s".equals(m.group(2)) ? 1000 : 1);
+                if (value >= 10 && value <= 3_600_000)
+                {
+                    return value;
+                }
+                error(lineOf(e.value(), e.line()), e.path(), "expected 10ms to 3600s, got " + describe(e.value()));
+                return null;
+            }
+        }
+        error(lineOf(e.value(), e.line()), e.path(), "expected a duration such as 500ms or 6s, got " +
             describe(e.value()));
         return null;
     }

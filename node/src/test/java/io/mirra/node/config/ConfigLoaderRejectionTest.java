@@ -288,6 +288,18 @@ class ConfigLoaderRejectionTest
     }
 
     @Test
+    void shouldRejectAPeerTimeoutThatIsNoDuration() throws IOException
+    {
+        final String text = BASE.replace("connection:\n", "connection:\n  peer-timeout: soon\n");
+        final ConfigException ex = reject(dir, "r1.yaml", text);
+        assertOnlyError(ex, "r1.yaml", lineOf(text, "peer-timeout"), "connection.peer-timeout",
+            "expected a duration such as 500ms or 6s, got 'soon'");
+        final String tooShort = BASE.replace("connection:\n", "connection:\n  peer-timeout: 5ms\n");
+        assertOnlyError(reject(dir, "r1.yaml", tooShort), "r1.yaml", lineOf(tooShort, "peer-timeout"),
+            "connection.peer-timeout", "expected 10ms to 3600s, got '5ms'");
+    }
+
+    @Test
     void shouldRejectAnUnknownResyncController() throws IOException
     {
         final String text = BASE + "options:\n  resync-controller: fast\n";

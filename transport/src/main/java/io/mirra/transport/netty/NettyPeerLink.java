@@ -59,6 +59,10 @@ final class NettyPeerLink implements PeerLink
     private String sessionFailure;
     private long nextDelayNs;
     private ScheduledFuture<?> retry;
+    /** While UP: the periodic check for a silent peer, and when the peer was last heard (any frame). */
+    private ScheduledFuture<?> keepalive;
+    private long lastHeardNs;
+    private long pingId;
     private boolean shutDown;
     /** The operator disconnected the link: no dialing, accepted streams are closed (DRBD's StandAlone). */
     private volatile boolean disabled;
@@ -428,6 +432,9 @@ final class NettyPeerLink implements PeerLink
         lastRefusal = null;
         lastDownReason = null;
         nextDelayNs = policy.initialDelayNs();
+        lastHeardNs = System.nanoTime();
+        final long checkNs = Math.max(1, Math.min(policy.pingIntervalNs(), policy.peerTimeoutNs() / 4));
+        keepalive = loop.scheduleAtFixedRate(this::checkAlive, checkNs, checkNs, TimeUnit.NANOSECONDS);
         LOG.log(Level.INFO, "{0}: link to peer {1} for resource {2} is UP (protocol version {3}, features 0x{4})",
             transport.nodeName(), peerName, transport.resourceName(), agreedVersion,
             Long.toHexString(agreedFeatures));
@@ -454,9 +461,36 @@ final class NettyPeerLink implements PeerLink
         }
     }
 
+    /**
+     * Event loop, while UP: ping a peer that was silent for the ping interval; give it up after the peer timeout (a
+     * hung process or a link that drops everything sends no FIN, so TCP alone would wait for minutes).
+     */
+    private void checkAlive()
+    {
+        if (state != State.UP)
+        {
+            return;
+        }
+        final long silentNs = System.nanoTime() - lastHeardNs;
+        if (silentNs >= policy.peerTimeoutNs())
+        {
+            sessionFailure = null;
+            tearDown("no answer from the peer for " + TimeUnit.NANOSECONDS.toMillis(silentNs) +
+                " ms (peer timeout " + TimeUnit.NANOSECONDS.toMillis(policy.peerTimeoutNs()) + " ms)");
+        }
+        else if (silentNs >= policy.pingIntervalNs())
+        {
+            sendPing(PING, ++pingId, System.nanoTime());
+        }
+    }
+
     /** A frame arrived on a channel of this link. Event loop. Takes ownership. */
     void onFrame(final Channel ch, final Frame frame)
     {
+        if (ch == data || ch == control)
+        {
+            lastHeardNs = System.nanoTime();
+        }
         if (ch != data && ch != control)
         {
             frame.release();
@@ -542,6 +576,11 @@ final class NettyPeerLink implements PeerLink
         final String reason = sessionFailure != null ? sessionFailure : closeReason;
         sessionFailure = null;
         final boolean wasUp = state == State.UP;
+        if (keepalive != null)
+        {
+            keepalive.cancel(false);
+            keepalive = null;
+        }
         final Channel[] channels = {data, control, pendingData, pendingControl};
         data = null;
         control = null;
