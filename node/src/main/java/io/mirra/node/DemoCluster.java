@@ -189,6 +189,7 @@ public final class DemoCluster implements AutoCloseable
             "  secret: demo-secret-change-me # shared secret the peers authenticate each other with",
             "  resync-without-replication: true # writes to a SyncTarget only mark bits until the final pass",
             "  peer-timeout: 6s              # a peer silent this long (pings unanswered) is disconnected",
+            "  resync-checksums: false       # true: digests first, resync sends only blocks that differ",
             "");
     }
 

@@ -227,7 +227,7 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
             r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()),
             r.connection().resyncWithoutReplication(), r.options().resyncRateMinBytesPerSec(),
-            r.options().resyncAdaptive(), r.connection().peerTimeoutMs());
+            r.options().resyncAdaptive(), r.connection().peerTimeoutMs(), r.connection().resyncChecksums());
     }
 
     private static io.mirra.engine.replication.SplitBrainPolicy policy(

@@ -203,6 +203,10 @@ final class PeerApplier
         }
         if (op.kind == ApplyOp.READ)
         {
+            if (op.verifyBlockSize > 0 && resource.isSyncSource(peer, op.volume))
+            {
+                return null; // checksum-based resync: the source compares with what our copy holds now
+            }
             return resource.readsLocally(op.volume) ? null : "local disk is " +
                 resource.diskState(op.volume).displayName();
         }

@@ -67,6 +67,8 @@ final class PeerState
     final int[] resyncInFlight;
     final long[] resyncInFlightBytes;
     final long[] resyncSent;
+    /** SyncSource side, checksum-based resync: bytes found equal on the target and not sent. */
+    final long[] resyncSkipped;
     /** Counts resyncs started, so reads of an abandoned resync are recognised when they complete. */
     final long[] resyncSession;
     /** SyncSource side, per volume: when the running resync started (System.nanoTime). */
@@ -117,6 +119,7 @@ final class PeerState
         resyncInFlight = new int[volumes];
         resyncInFlightBytes = new long[volumes];
         resyncSent = new long[volumes];
+        resyncSkipped = new long[volumes];
         resyncSession = new long[volumes];
         resyncStartNs = new long[volumes];
         resyncProgressSentNs = new long[volumes];

@@ -102,6 +102,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private final VerifySession[][] verifySessions;
     private long nextVerifyId = 1;
     private final BlockDigest digest = new BlockDigest(); // under the lock
+    /** Checksum-based resync: ranges read and waiting for the target's digests, by request id. */
+    private final Long2ObjectHashMap<PrimaryOp> checksumInflight = new Long2ObjectHashMap<>();
     /** RESYNC_DATA frames sent and not yet acknowledged, by sequence. */
     private final Long2ObjectHashMap<PrimaryOp> resyncInflight = new Long2ObjectHashMap<>();
     /** SyncTarget side, per volume: the peer this node resyncs from, or null. */
@@ -1401,6 +1403,18 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         peer.unackedBytes = 0;
         peer.unackedRequests = 0;
         failVerifies(peer, "the link to " + peer.name() + " went down (" + why + ")");
+        final List<Long> waitingForDigests = new ArrayList<>();
+        checksumInflight.forEach((id, op) ->
+        {
+            if (op.resyncPeer == peer)
+            {
+                waitingForDigests.add(id);
+            }
+        });
+        for (final Long id : waitingForDigests)
+        {
+            onChecksumsArrived(checksumInflight.remove((long)id), null); // not current any more: marks it again
+        }
         remoteReads.onPeerDown(peer, why, closed);
         // Resync frames it will not acknowledge: their blocks are out of sync again.
         final List<Long> lost = new ArrayList<>();
@@ -1485,6 +1499,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.resyncInFlight[v] = 0;
             peer.resyncInFlightBytes[v] = 0;
             peer.resyncSent[v] = 0;
+            peer.resyncSkipped[v] = 0;
             peer.resyncLimiter[v] = spec.resyncAdaptive() && spec.resyncRateMaxBytesPerSec() > 0 ?
                 new ResyncRateLimiter(new ResyncRateLimiter.Controller(spec.resyncRateMinBytesPerSec(),
                     spec.resyncRateMaxBytesPerSec(), System::nanoTime, () -> writtenBytes[v]), System::nanoTime) :
@@ -1675,6 +1690,17 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 peer.replicationReason[v] = "resync stopped: local read error";
             }
         }
+        else if (spec.resyncChecksums())
+        {
+            // Digests first: the range stays in the overlap list (writes to it wait) until the data that differs
+            // is sent, so a newer write never reaches the target before older resync data of its blocks.
+            final long id = nextVerifyId++;
+            checksumInflight.put(id, op);
+            op.firstSeq = id;
+            peer.link.send(StreamKind.DATA, FRAMES.get().verifyRequest(ALLOC, v, id, op.offset, (int)op.length,
+                VerifySession.BLOCK_SIZE));
+            return;
+        }
         else
         {
             if (newEpochPending)
@@ -1703,6 +1729,99 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             publish();
         }
         // Otherwise in flight until acknowledged: the next read starts then, which bounds memory at the target.
+    }
+
+    /**
+     * Under the lock: the target's digests of a range to resync arrived (null: none, so send it all): send the runs
+     * of blocks that differ, then release the range.
+     */
+    private void onChecksumsArrived(final PrimaryOp op, final long[] remote)
+    {
+        final PeerState peer = op.resyncPeer;
+        final int v = op.volume;
+        final boolean current = peer.resyncActive[v] && op.resyncSession == peer.resyncSession[v] && peer.isUp();
+        if (current)
+        {
+            peer.resyncInFlight[v]--;
+            peer.resyncInFlightBytes[v] -= op.length;
+        }
+        if (!current)
+        {
+            peer.outOfSync[v].setRange(op.resyncFromBit, op.resyncToBit);
+        }
+        else
+        {
+            final int blocks = BlockDigest.count(op.length, VerifySession.BLOCK_SIZE);
+            final long[] local = new long[blocks];
+            digest.digests(op.readBuf.nioBuffer(0, (int)op.length), VerifySession.BLOCK_SIZE, local);
+            if (newEpochPending)
+            {
+                epoch++;
+                newEpochPending = false;
+            }
+            final int shift = peer.outOfSync[v].geometry().blockShift();
+            int i = 0;
+            while (i < blocks)
+            {
+                if (remote != null && local[i] == remote[i])
+                {
+                    i++;
+                    continue;
+                }
+                int j = i + 1;
+                while (j < blocks && (remote == null || local[j] != remote[j]))
+                {
+                    j++;
+                }
+                final int from = i * VerifySession.BLOCK_SIZE;
+                final int length = (int)Math.min((long)j * VerifySession.BLOCK_SIZE, op.length) - from;
+                final PrimaryOp part = new PrimaryOp(this, PrimaryOp.RESYNC, v, op.offset + from, length, 0, null,
+                    NO_CALLBACK, null, peers.length);
+                part.resyncPeer = peer;
+                part.resyncSession = op.resyncSession;
+                part.resyncFromBit = (op.offset + from) >>> shift;
+                part.resyncToBit = ((op.offset + from + length - 1) >>> shift) + 1;
+                final long seq = nextSeq++;
+                resyncInflight.put(seq, part);
+                peer.resyncInFlight[v]++;
+                peer.resyncInFlightBytes[v] += length;
+                if (peer.link.send(StreamKind.DATA, FRAMES.get().resyncData(ALLOC, v, seq, part.offset, epoch,
+                    op.readBuf.retainedSlice(from, length))))
+                {
+                    peer.resyncSent[v] += length;
+                    peer.sentBytes[v] += length;
+                }
+                i = j;
+            }
+            peer.resyncSkipped[v] += op.length - sumDiffering(local, remote, op.length);
+        }
+        op.readBuf.release();
+        op.readBuf = null;
+        op.completed = true;
+        newEpochPending = true;
+        active.get(v).remove(op);
+        releaseWaiters(op);
+        if (current)
+        {
+            pumpResync(peer, v);
+        }
+    }
+
+    private static long sumDiffering(final long[] local, final long[] remote, final long length)
+    {
+        if (remote == null)
+        {
+            return length;
+        }
+        long bytes = 0;
+        for (int i = 0; i < local.length; i++)
+        {
+            if (local[i] != remote[i])
+            {
+                bytes += Math.min((long)(i + 1) * VerifySession.BLOCK_SIZE, length) - (long)i * VerifySession.BLOCK_SIZE;
+            }
+        }
+        return bytes;
     }
 
     /** Under the lock: the target has a resync range on its disk (or failed it). */
@@ -1773,8 +1892,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         storeMeta(v);
         peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, metas[v].currentGen(),
             peer.resyncSent[v]));
-        LOG.log(Level.INFO, "{0}/{1}: resync to {2} done: {3} bytes sent", spec.name(), v, peer.name(),
-            peer.resyncSent[v]);
+        LOG.log(Level.INFO, "{0}/{1}: resync to {2} done: {3} bytes sent{4}", spec.name(), v, peer.name(),
+            peer.resyncSent[v], spec.resyncChecksums() ? ", " + peer.resyncSkipped[v] +
+            " bytes found equal by checksum and not sent" : "");
         publish();
     }
 
@@ -2819,6 +2939,21 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         synchronized (this)
         {
             final long id = body.getLongLE(at + VerifyReplyFlyweight.REQUEST_ID_OFFSET);
+            final PrimaryOp resync = checksumInflight.get(id);
+            if (resync != null && resync.resyncPeer == peer)
+            {
+                checksumInflight.remove(id);
+                final int status = body.getIntLE(at + VerifyReplyFlyweight.STATUS_OFFSET);
+                final int count = body.getIntLE(at + VerifyReplyFlyweight.COUNT_OFFSET);
+                final long[] remote = status == 0 && count == BlockDigest.count(resync.length, VerifySession.BLOCK_SIZE) ?
+                    new long[count] : null;
+                for (int i = 0; remote != null && i < count; i++)
+                {
+                    remote[i] = body.getLongLE(at + VerifyReplyFlyweight.DIGESTS_OFFSET + 8 * i);
+                }
+                onChecksumsArrived(resync, remote);
+                return;
+            }
             final PrimaryOp op = verifyInflight.get(id);
             if (op == null || op.verify.peer != peer)
             {

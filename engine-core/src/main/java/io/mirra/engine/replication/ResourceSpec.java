@@ -37,6 +37,8 @@ import java.util.Objects;
  * @param peerTimeoutMs    a peer silent this long (no frame, no answer to pings) is disconnected
  *                         ({@code peer-timeout}); the writes waiting for it complete without it and its blocks are
  *                         marked out of sync.
+ * @param resyncChecksums  checksum-based resync ({@code resync-checksums}): for each range to resync, the source
+ *                         asks the target for block digests first and sends only the blocks that differ.
  */
 public record ResourceSpec(
     String name,
@@ -60,7 +62,8 @@ public record ResourceSpec(
     boolean resyncWithoutReplication,
     long resyncRateMinBytesPerSec,
     boolean resyncAdaptive,
-    long peerTimeoutMs)
+    long peerTimeoutMs,
+    boolean resyncChecksums)
 {
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;

@@ -52,6 +52,7 @@ final class EngineCluster implements AutoCloseable
     private final SplitBrainPolicy afterSb1Pri;
     private final boolean resyncWithoutReplication;
     private final long peerTimeoutMs;
+    private final boolean resyncChecksums;
     private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
@@ -75,6 +76,7 @@ final class EngineCluster implements AutoCloseable
         this.afterSb1Pri = b.afterSb1Pri;
         this.resyncWithoutReplication = b.resyncWithoutReplication;
         this.peerTimeoutMs = b.peerTimeoutMs;
+        this.resyncChecksums = b.resyncChecksums;
         this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
@@ -149,7 +151,7 @@ final class EngineCluster implements AutoCloseable
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
             asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri, resyncWithoutReplication, 0, false,
-            peerTimeoutMs);
+            peerTimeoutMs, resyncChecksums);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -438,6 +440,7 @@ final class EngineCluster implements AutoCloseable
         private SplitBrainPolicy afterSb1Pri = SplitBrainPolicy.DISCONNECT;
         private boolean resyncWithoutReplication = true;
         private long peerTimeoutMs = ResourceSpec.PEER_TIMEOUT_MS_DEFAULT;
+        private boolean resyncChecksums;
         private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
@@ -515,6 +518,13 @@ final class EngineCluster implements AutoCloseable
         {
             this.afterSb0Pri = zeroPrimaries;
             this.afterSb1Pri = onePrimary;
+            return this;
+        }
+
+        /** Checksum-based resync: digests first, data only where they differ. */
+        Builder resyncChecksums(final boolean on)
+        {
+            this.resyncChecksums = on;
             return this;
         }
 

@@ -17,6 +17,7 @@ import java.util.Optional;
  * @param resyncWithoutReplication while a peer is SyncTarget, new writes to it only mark bits until the final pass
  *                    (default true); false replicates them to it from the start of the resync.
  * @param peerTimeoutMs a peer silent this long (no frame, no answer to pings) is disconnected; default 6000.
+ * @param resyncChecksums checksum-based resync: digests of each range first, data only where they differ.
  */
 public record ConnectionOptions(
     Protocol protocol,
@@ -25,7 +26,8 @@ public record ConnectionOptions(
     Optional<Path> tlsCa,
     Optional<String> secret,
     boolean resyncWithoutReplication,
-    long peerTimeoutMs)
+    long peerTimeoutMs,
+    boolean resyncChecksums)
 {
     /** Default of {@code peer-timeout}: 6 s, as DRBD's {@code timeout}. */
     public static final long PEER_TIMEOUT_MS_DEFAULT = 6000;

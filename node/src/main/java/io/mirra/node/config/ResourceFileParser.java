@@ -44,7 +44,7 @@ final class ResourceFileParser
         "after-sb-0pri", "after-sb-1pri", "after-sb-2pri", "resync-rate-min", "resync-rate-max",
         "al-extents", "resync-controller");
     static final List<String> CONNECTION_KEYS = List.of("protocol", "compression", "tls", "tls-ca", "secret",
-        "resync-without-replication", "peer-timeout");
+        "resync-without-replication", "peer-timeout", "resync-checksums");
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final String DISKLESS = "diskless";
@@ -342,7 +342,7 @@ final class ResourceFileParser
     private static ConnectionOptions defaultConnection()
     {
         return new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(), Optional.empty(), true,
-            ConnectionOptions.PEER_TIMEOUT_MS_DEFAULT);
+            ConnectionOptions.PEER_TIMEOUT_MS_DEFAULT, false);
     }
 
     private ConnectionOptions connection(final Entry entry)
@@ -371,6 +371,7 @@ final class ResourceFileParser
             bool(f.get("resync-without-replication")) : Boolean.TRUE;
         final Long peerTimeout = f.containsKey("peer-timeout") ? millis(f.get("peer-timeout")) :
             Long.valueOf(ConnectionOptions.PEER_TIMEOUT_MS_DEFAULT);
+        final Boolean checksums = f.containsKey("resync-checksums") ? bool(f.get("resync-checksums")) : Boolean.FALSE;
         String secret = null;
         if (f.containsKey("secret"))
         {
@@ -381,7 +382,7 @@ final class ResourceFileParser
             return null;
         }
         return new ConnectionOptions(protocol, compression, tls, Optional.ofNullable(tlsCa),
-            Optional.ofNullable(secret), withoutReplication, peerTimeout);
+            Optional.ofNullable(secret), withoutReplication, peerTimeout, checksums);
     }
 
     private String secret(final Entry e)

@@ -79,7 +79,7 @@ class ConfigLoaderTest
             AfterSplitBrain.DISCARD_ZERO_CHANGES, AfterSplitBrain.DISCARD_SECONDARY, AfterSplitBrain.DISCONNECT,
             250L * 1024, 100L * 1024 * 1024, 1237, true), demo.options());
         assertEquals(new ConnectionOptions(Protocol.C, Compression.NONE, false, Optional.empty(),
-            Optional.of("demo-secret-change-me"), true, 6000), demo.connection());
+            Optional.of("demo-secret-change-me"), true, 6000, false), demo.connection());
         assertTrue(demo.node("charlie").orElseThrow().isDiskless(0));
         assertEquals(List.of("alpha", "bravo"),
             demo.peersOf("charlie").stream().map(NodeConfig::name).toList());
@@ -138,6 +138,7 @@ class ConfigLoaderTest
             connection:
               resync-without-replication: false
               peer-timeout: 2500ms
+              resync-checksums: true
               protocol: A
               compression: lz4
               tls: true
@@ -155,7 +156,7 @@ class ConfigLoaderTest
             AfterSplitBrain.DISCARD_LEAST_CHANGES, AfterSplitBrain.CONSENSUS, AfterSplitBrain.DISCONNECT,
             0, 1L << 30, 257, false), r1.options());
         assertEquals(new ConnectionOptions(Protocol.A, Compression.LZ4, true, Optional.of(Path.of("/etc/mirra/ca.pem")),
-            Optional.of("s3cret: with colon"), false, 2500), r1.connection());
+            Optional.of("s3cret: with colon"), false, 2500, true), r1.connection());
         assertEquals(Optional.of(dir.toAbsolutePath().resolve("bravo.key")), r1.nodes().get(1).tlsKey());
     }
 
