@@ -410,12 +410,12 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
-    public void verify(final String resource, final Optional<String> peer) throws AdminException
+    public void verify(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         final ReplicatedResource r = require(resource);
         try
         {
-            r.verify(peer.orElse(null)); // runs on; the engine logs the result
+            r.verify(null, volume.orElse(-1)); // runs on; the engine logs the result
         }
         catch (final IllegalArgumentException | IllegalStateException ex)
         {
@@ -465,14 +465,14 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
-    public void invalidate(final String resource) throws AdminException
+    public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         final ReplicatedResource r = require(resource);
         try
         {
-            r.invalidate();
+            r.invalidate(volume.orElse(-1));
         }
-        catch (final IllegalStateException ex)
+        catch (final IllegalArgumentException | IllegalStateException ex)
         {
             throw new AdminException(ex.getMessage());
         }

@@ -2783,6 +2783,20 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     public CompletableFuture<Long> verify(final String peerName)
     {
+        return verify(peerName, -1);
+    }
+
+    /**
+     * Online verify of one volume, or of every volume; see {@link #verify(String)}.
+     *
+     * @param peerName a peer, or null for every connected peer with a disk.
+     * @param volume   a volume number, or -1 for all.
+     * @return completes with the bytes found different.
+     * @throws IllegalArgumentException for a name that is not a peer or a volume the resource does not have.
+     */
+    public CompletableFuture<Long> verify(final String peerName, final int volume)
+    {
+        checkVolume(volume);
         final List<PeerState> selected = selectPeers(peerName);
         final List<CompletableFuture<Long>> runs = new ArrayList<>();
         synchronized (this)
@@ -2792,7 +2806,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 for (int v = 0; v < spec.volumeCount(); v++)
                 {
-                    if (stores[v] == null || peer.isDiskless(v))
+                    if (stores[v] == null || peer.isDiskless(v) || volume >= 0 && v != volume)
                     {
                         continue;
                     }
@@ -3247,6 +3261,29 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     public void invalidate()
     {
+        invalidate(-1);
+    }
+
+    /** @throws IllegalArgumentException when the resource has no such volume (-1 means all). */
+    private void checkVolume(final int volume)
+    {
+        if (volume < -1 || volume >= spec.volumeCount())
+        {
+            throw new IllegalArgumentException("resource " + spec.name() + " has volume" +
+                (spec.volumeCount() == 1 ? " 0" : "s 0.." + (spec.volumeCount() - 1)) + ", not " + volume);
+        }
+    }
+
+    /**
+     * {@link #invalidate()} for one volume, or for every volume.
+     *
+     * @param volume a volume number, or -1 for all.
+     * @throws IllegalArgumentException for a volume the resource does not have.
+     * @throws IllegalStateException    when refused (see {@link #invalidate()}).
+     */
+    public void invalidate(final int volume)
+    {
+        checkVolume(volume);
         synchronized (this)
         {
             if (closed)
@@ -3261,6 +3298,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             final PeerState[] sources = new PeerState[spec.volumeCount()];
             for (int v = 0; v < spec.volumeCount(); v++)
             {
+                if (volume >= 0 && v != volume)
+                {
+                    continue;
+                }
                 if (stores[v] == null)
                 {
                     throw new IllegalStateException(spec.nodeName() + " keeps no copy of volume " + v + " of " +
@@ -3290,6 +3331,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             for (int v = 0; v < spec.volumeCount(); v++)
             {
+                if (sources[v] == null)
+                {
+                    continue;
+                }
                 LOG.log(Level.WARNING, "{0}/{1}: invalidated by the operator: full resync from {2}", spec.name(), v,
                     sources[v].name());
                 setLocalDisk(v, DiskState.INCONSISTENT); // persisted: a crash meanwhile keeps it Inconsistent

@@ -394,7 +394,7 @@ class ResyncTest
         final byte[] data = new byte[1 << 20];
         random.nextBytes(data);
         a.write(0, 3 << 20, data, false);
-        assertEquals(0L, await(a.resource.verify(null)));
+        assertEquals(0L, await(a.resource.verify(null, 0)));
         // Two blocks of b's disk change behind mirra's back (a failing disk, a stray dd).
         try (io.mirra.engine.storage.FileBlockStore disk = io.mirra.engine.storage.FileBlockStore.openOrCreate(
             dir.resolve("b").resolve("disk-0.img"), SIZE, false))
@@ -439,8 +439,11 @@ class ResyncTest
         {
             disk.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 << 20);
         }
+        final IllegalArgumentException noVolume = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class, () -> cluster.node("b").resource.invalidate(3));
+        assertEquals("resource r has volume 0, not 3", noVolume.getMessage());
         final long sentBefore = sentTo("a", "b");
-        cluster.node("b").resource.invalidate();
+        cluster.node("b").resource.invalidate(0);
         awaitCondition("b resynced fully", () -> sentTo("a", "b") - sentBefore == SIZE);
         awaitUpToDate("b");
         awaitEqualDisks("a", "b");

@@ -123,9 +123,10 @@ public final class AdminClient
 
     /** Usage of {@code mirra verify}. */
     public static final String VERIFY_USAGE = String.join("\n",
-        "usage: mirra " + TARGET + " verify RES [PEER]",
+        "usage: mirra " + TARGET + " verify RES [VOL]",
         "",
-        "Start an online verify of RES against PEER (default: every connected peer with a copy): a digest of every",
+        "Start an online verify of volume VOL of RES (default: every volume) against every connected peer with a",
+        "copy: a digest of every",
         "4 KiB block is compared, no data is copied. Runs in the background while applications keep working; blocks",
         "that differ show as out-of-sync in 'mirra status', the result goes to the node's log. Run it on the",
         "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
@@ -159,9 +160,9 @@ public final class AdminClient
 
     /** Usage of {@code mirra invalidate}. */
     public static final String INVALIDATE_USAGE = String.join("\n",
-        "usage: mirra " + TARGET + " invalidate RES",
+        "usage: mirra " + TARGET + " invalidate RES [VOL]",
         "",
-        "Declare this node's copy of RES unknown (Inconsistent) and take a full resync from an UpToDate peer",
+        "Declare this node's copy of volume VOL of RES (default: every volume) unknown (Inconsistent) and take a full resync from an UpToDate peer",
         "(the Primary if one is connected). For a copy known or suspected to be damaged. Refused on the Primary,",
         "on a diskless node, and when no connected peer has an UpToDate copy.",
         TARGET_HELP);
@@ -189,8 +190,8 @@ public final class AdminClient
         "  down RES                  take RES down on the node",
         "  connect RES [PEER] [--discard-my-data]  connect to PEER (default: all peers)",
         "  disconnect RES [PEER]     disconnect from PEER (default: all peers) and stay StandAlone",
-        "  verify RES [PEER]         compare every block with PEER's copy (online verify)",
-        "  invalidate RES            discard this node's copy of RES and resync it fully from a peer",
+        "  verify RES [VOL]          compare every block with the peers' copies (online verify)",
+        "  invalidate RES [VOL]      discard this node's copy and resync it fully from a peer",
         "  new-current-uuid RES --clear-bitmap  declare new identical disks in sync (no initial sync)",
         "  pause-sync RES [PEER]     pause the resync from this node to PEER (default: all peers)",
         "  resume-sync RES [PEER]    resume it",
@@ -366,6 +367,7 @@ public final class AdminClient
             case "connect":
             case "disconnect":
             case "verify":
+            case "invalidate":
             case "pause-sync":
             case "resume-sync":
                 maxPositional = 2;
@@ -399,7 +401,12 @@ public final class AdminClient
         }
         if (positional.size() > 1)
         {
-            query.put("peer", positional.get(1));
+            final boolean byVolume = command.equals("verify") || command.equals("invalidate");
+            if (byVolume && !positional.get(1).matches("[0-9]{1,3}"))
+            {
+                throw new UsageException(prefix + ": VOL must be a volume number, got '" + positional.get(1) + "'");
+            }
+            query.put(byVolume ? "volume" : "peer", positional.get(1));
         }
         if (parsed.flag("json"))
         {

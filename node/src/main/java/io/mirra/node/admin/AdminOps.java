@@ -82,15 +82,15 @@ public interface AdminOps
     void disconnect(String resource, Optional<String> peer) throws AdminException;
 
     /**
-     * Start an online verify against one peer or every connected peer with a copy; it runs in the background, the
-     * blocks found different show as out of sync, the result goes to the node's log.
+     * Start an online verify of one volume or every volume against every connected peer with a copy; it runs in the
+     * background, the blocks found different show as out of sync, the result goes to the node's log.
      *
      * @param resource the resource.
-     * @param peer     a peer's node name, or empty for all.
-     * @throws AdminException when refused: unknown or down resource or peer, a peer not connected, a copy not
+     * @param volume   a volume number, or empty for all.
+     * @throws AdminException when refused: unknown or down resource or volume, no peer connected, a copy not
      *                        UpToDate, or a verify already running.
      */
-    void verify(String resource, Optional<String> peer) throws AdminException;
+    void verify(String resource, java.util.OptionalInt volume) throws AdminException;
 
     /**
      * Pause or resume resyncs from this node to one peer or every peer.
@@ -116,10 +116,11 @@ public interface AdminOps
      * Declare this node's copy of the resource unknown (Inconsistent) and take a full resync from an UpToDate peer.
      *
      * @param resource the resource.
+     * @param volume   a volume number, or empty for all.
      * @throws AdminException when refused: unknown or down resource, this node is Primary or diskless, or no
      *                        connected peer has an UpToDate copy.
      */
-    void invalidate(String resource) throws AdminException;
+    void invalidate(String resource, java.util.OptionalInt volume) throws AdminException;
 
     /**
      * Subscribe to state changes. The listener first receives an "exists" event for every object of every resource

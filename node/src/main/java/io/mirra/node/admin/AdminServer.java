@@ -39,8 +39,8 @@ import java.util.logging.Logger;
  *   POST /v1/secondary?resource=R                  (also /v1/up, /v1/down)
  *   POST /v1/connect?resource=R[&amp;peer=P][&amp;discard-my-data=1]
  *   POST /v1/disconnect?resource=R[&amp;peer=P]
- *   POST /v1/invalidate?resource=R
- *   POST /v1/verify?resource=R[&amp;peer=P]
+ *   POST /v1/invalidate?resource=R[&amp;volume=V]
+ *   POST /v1/verify?resource=R[&amp;volume=V]
  *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
  *   POST /v1/pause-sync?resource=R[&amp;peer=P]            (also /v1/resume-sync)
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
@@ -84,8 +84,8 @@ public final class AdminServer implements AutoCloseable
         DOWN("/v1/down", "POST", "resource"),
         CONNECT("/v1/connect", "POST", "resource", "peer", "discard-my-data"),
         DISCONNECT("/v1/disconnect", "POST", "resource", "peer"),
-        INVALIDATE("/v1/invalidate", "POST", "resource"),
-        VERIFY("/v1/verify", "POST", "resource", "peer"),
+        INVALIDATE("/v1/invalidate", "POST", "resource", "volume"),
+        VERIFY("/v1/verify", "POST", "resource", "volume"),
         NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
         PAUSE_SYNC("/v1/pause-sync", "POST", "resource", "peer"),
         RESUME_SYNC("/v1/resume-sync", "POST", "resource", "peer"),
@@ -353,10 +353,10 @@ public final class AdminServer implements AutoCloseable
                 ops.disconnect(resource(params), Optional.ofNullable(params.get("peer")));
                 break;
             case INVALIDATE:
-                ops.invalidate(resource(params));
+                ops.invalidate(resource(params), volume(params));
                 break;
             case VERIFY:
-                ops.verify(resource(params), Optional.ofNullable(params.get("peer")));
+                ops.verify(resource(params), volume(params));
                 break;
             case PAUSE_SYNC:
             case RESUME_SYNC:
@@ -563,6 +563,29 @@ public final class AdminServer implements AutoCloseable
             throw new BadRequest("missing parameter 'resource'");
         }
         return resource;
+    }
+
+    /** The optional volume parameter: a volume number 0..255. */
+    private static java.util.OptionalInt volume(final Map<String, String> params) throws BadRequest
+    {
+        final String value = params.get("volume");
+        if (value == null)
+        {
+            return java.util.OptionalInt.empty();
+        }
+        try
+        {
+            final int volume = Integer.parseInt(value);
+            if (volume >= 0 && volume < 256)
+            {
+                return java.util.OptionalInt.of(volume);
+            }
+        }
+        catch (final NumberFormatException ex)
+        {
+            // below
+        }
+        throw new BadRequest("parameter 'volume' must be a volume number 0..255, got '" + value + "'");
     }
 
     /** A flag parameter: absent is false; {@code 1}, {@code true}, {@code yes} or no value at all is true. */

@@ -127,7 +127,8 @@ class AdminEndToEndTest
         commands.put(List.of("disconnect", "demo", "charlie"), "disconnect demo charlie");
         commands.put(List.of("invalidate", "demo"), "invalidate demo");
         commands.put(List.of("verify", "demo"), "verify demo");
-        commands.put(List.of("verify", "demo", "bravo"), "verify demo bravo");
+        commands.put(List.of("verify", "demo", "0"), "verify demo 0");
+        commands.put(List.of("invalidate", "demo", "0"), "invalidate demo 0");
         commands.put(List.of("new-current-uuid", "demo", "--clear-bitmap"), "new-current-uuid demo --clear-bitmap");
         commands.put(List.of("pause-sync", "demo", "bravo"), "pause-sync demo bravo");
         commands.put(List.of("resume-sync", "demo"), "resume-sync demo");
@@ -175,6 +176,8 @@ class AdminEndToEndTest
             run("secondary", "demo", "--force"));
         assertEquals(new Result(2, "", "mirra disconnect: unknown option --discard-my-data (see mirra disconnect " +
             "--help)\n"), run("disconnect", "demo", "--discard-my-data"));
+        assertEquals(new Result(2, "", "mirra verify: VOL must be a volume number, got 'bravo'\n"),
+            run("verify", "demo", "bravo"));
         assertEquals(new Result(2, "", "mirra primary: unknown option --json (see mirra primary --help)\n"),
             run("primary", "demo", "--json"));
         assertEquals(new Result(2, "", "mirra primary: option --force given twice\n"),

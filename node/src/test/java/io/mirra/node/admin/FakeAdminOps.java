@@ -117,9 +117,9 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
-    public void verify(final String resource, final Optional<String> peer) throws AdminException
+    public void verify(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
-        op("verify", resource, peer.orElse(null));
+        op("verify", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
     }
 
     @Override
@@ -136,9 +136,9 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
-    public void invalidate(final String resource) throws AdminException
+    public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
-        op("invalidate", resource, null);
+        op("invalidate", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
     }
 
     @Override
