@@ -38,6 +38,8 @@ final class ApplyOp implements Runnable
     long sourceGen;
     /** READ for a VERIFY_REQUEST: bytes per digest of the reply (0 for a plain read). */
     int verifyBlockSize;
+    /** The disk threads' queue was full: an overload, not a disk failure. */
+    boolean notQueued;
     /** READ: the buffer the data is read into; handed to the reply. */
     ByteBuf readBuffer;
     BlockStore store;

@@ -286,6 +286,7 @@ final class PeerApplier
             resource.lowerPendingDelta(-1);
             op.errno = StorageException.EIO;
             op.message = "disk queue full";
+            op.notQueued = true;
             onAppliedLocked(op);
         }
     }
@@ -326,6 +327,10 @@ final class PeerApplier
         if (op.errno != 0)
         {
             LOG.log(Level.ERROR, "{0}: applying {1} failed: {2}", spec.name(), op, op.message);
+            if (!op.notQueued)
+            {
+                resource.detachFailedDisk(op.volume, op.message); // SPEC §2.7, on a Secondary too
+            }
         }
         finishApply(op, op.errno);
         ApplyOp next;

@@ -62,6 +62,8 @@ final class PrimaryOp implements Runnable
     boolean dispatched;
     /** The op holds its extents in the volume's activity log (released at completion). */
     boolean alHeld;
+    /** Peers the op was sent to (a local failure is survived when there is one). */
+    int peerCopies;
     boolean completed;
     /** RESYNC: the SyncTarget the range goes to, and the bitmap bits it covers. */
     PeerState resyncPeer;

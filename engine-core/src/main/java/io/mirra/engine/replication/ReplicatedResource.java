@@ -187,6 +187,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         this.alWaiting = waiting;
         this.alTxRunning = new boolean[volumes];
         this.bitmapFiles = new BitmapFile[volumes];
+        this.detachedStores = new BlockStore[volumes];
         this.diskStates = new DiskState[volumes];
         this.readBytes = new long[volumes];
         this.writtenBytes = new long[volumes];
@@ -589,6 +590,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 lowerPending++;
                 final BlockStore store = stores[volume];
+                final int position = target.position();
                 final boolean offered = workers.offer(() ->
                 {
                     int err = 0;
@@ -602,11 +604,24 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                         err = ex.errno();
                         msg = ex.getMessage();
                     }
+                    String retry = null;
                     synchronized (this)
                     {
                         lowerPending--;
+                        if (err != 0)
+                        {
+                            // SPEC §2.7: the disk is given up, the read is served by a peer if one can.
+                            LOG.log(Level.ERROR, "{0}/{1}: local read at {2} failed: {3}", spec.name(), volume, offset,
+                                msg);
+                            detachFailedDisk(volume, msg);
+                            target.position(position);
+                            retry = remoteReads.read(volume, offset, target, callback, context);
+                        }
                     }
-                    callback.onComplete(context, err, msg);
+                    if (err == 0 || retry != null)
+                    {
+                        callback.onComplete(context, err, retry == null ? msg : msg + "; " + retry);
+                    }
                 });
                 if (offered)
                 {
@@ -792,7 +807,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
      */
     private void admit(final PrimaryOp op)
     {
-        final ActivityLog log = op.kind == PrimaryOp.FLUSH ? null : activityLogs[op.volume];
+        final ActivityLog log = op.kind == PrimaryOp.FLUSH || stores[op.volume] == null ? null :
+            activityLogs[op.volume];
         if (log == null || log.tryAcquire(op.offset, op.length))
         {
             op.alHeld = log != null;
@@ -995,6 +1011,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             copies++;
         }
+        op.peerCopies = copies;
         final BlockStore store = stores[op.volume];
         if (store != null && readsLocally(op.volume))
         {
@@ -1018,7 +1035,6 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         maybeComplete(op);
     }
 
-    /** Under the lock. @return true when a peer whose copy has our generation would not receive a write. */
     /**
      * Under the lock: peers with a copy that had our generation miss writes from now on (or just missed some): their
      * bits count from our current generation, and a new one starts, so on reconnect they are recognised as older and
@@ -1078,6 +1094,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
     }
 
+    /** Under the lock. @return true when a peer whose copy has our generation would not receive a write. */
     private boolean missesInSyncPeer(final int volume)
     {
         for (final PeerState peer : peers)
@@ -1215,9 +1232,14 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             if (op.localErrno() != 0 && op.errno == 0)
             {
-                op.errno = op.localErrno();
-                op.message = op.localMessage();
-                LOG.log(Level.ERROR, "{0}: local {1} failed: {2}", spec.name(), op, op.message);
+                LOG.log(Level.ERROR, "{0}: local {1} failed: {2}", spec.name(), op, op.localMessage());
+                detachFailedDisk(op.volume, op.localMessage());
+                if (op.peerCopies == 0)
+                {
+                    // No peer has it either: the client must know.
+                    op.errno = op.localErrno();
+                    op.message = op.localMessage();
+                }
             }
             maybeComplete(op);
         }
@@ -2296,6 +2318,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 {
                     followGeneration(peer, v);
                 }
+                if (role == Role.PRIMARY && !peer.isDiskless(v) && (peer.diskStates[v] == DiskState.DISKLESS ||
+                    peer.diskStates[v] == DiskState.FAILED) && peer.replication[v] != ReplicationState.OFF)
+                {
+                    // The peer detached its disk (a failure, or the operator): nothing to replicate to; its blocks
+                    // are marked from here on, and a disk it attaches again is resynced in full.
+                    peer.replication[v] = ReplicationState.OFF;
+                    peer.replicationReason[v] = "peer disk is " + peer.diskStates[v].displayName();
+                    peer.sameGen[v] = false;
+                }
             }
             if (oldRole != peer.role)
             {
@@ -2764,6 +2795,180 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 peer.link.setEnabled(false);
             }
+        }
+        publish();
+    }
+
+    // ---- disk failure: detach and attach ------------------------------------------------------------------------
+
+    /** Per volume: the store and metadata of a disk this node detached (kept for {@link #attach}). */
+    private final BlockStore[] detachedStores;
+
+    /**
+     * Under the lock: an I/O error on the local disk of volume v (SPEC §2.7): give the disk up. The volume goes
+     * Failed, then Diskless: reads go to UpToDate peers, writes to the peers only (completed without the local disk),
+     * and the copy is persisted Inconsistent (best effort: the metadata may sit on the failed disk) so it is never
+     * taken for current again; {@link #attach} brings it back with a full resync.
+     */
+    void detachFailedDisk(final int v, final String why)
+    {
+        if (stores[v] == null)
+        {
+            return;
+        }
+        LOG.log(Level.ERROR, "{0}/{1}: detaching the local disk after an I/O error ({2}): Failed, then Diskless; " +
+            "I/O goes to the peers", spec.name(), v, why);
+        detachLocked(v);
+    }
+
+    /** Under the lock: stop using the local disk of volume v. */
+    private void detachLocked(final int v)
+    {
+        diskStates[v] = DiskState.FAILED;
+        publish();
+        try
+        {
+            metas[v].setDiskState(DiskState.INCONSISTENT);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.log(Level.WARNING, spec.name() + "/" + v + ": cannot record the detached disk as Inconsistent", ex);
+        }
+        detachedStores[v] = stores[v];
+        stores[v] = null;
+        // From here on this node follows the data by generation, as a diskless node does.
+        final VolumeMeta pointer = VolumeMeta.pointer();
+        try
+        {
+            pointer.adopt(metas[v].currentGen(), metas[v].historyCopy());
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("in-memory generation cannot fail", ex);
+        }
+        metas[v] = pointer;
+        diskStates[v] = DiskState.DISKLESS;
+        if (syncSource[v] != null)
+        {
+            syncSource[v].replication[v] = ReplicationState.OFF;
+            syncSource[v] = null;
+        }
+        for (final PeerState peer : peers)
+        {
+            if (peer.resyncActive[v])
+            {
+                peer.resyncActive[v] = false;
+                peer.replication[v] = ReplicationState.OFF;
+                peer.replicationReason[v] = "local disk detached";
+                peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, 0, 0));
+            }
+        }
+        broadcastState();
+    }
+
+    /**
+     * Detach the local disk of a volume, or of every volume (DRBD's {@code detach}): the node keeps serving it through
+     * its peers, as a diskless node.
+     *
+     * @param volume a volume number, or -1 for all.
+     * @throws IllegalArgumentException for a volume the resource does not have.
+     * @throws IllegalStateException    when no disk is attached there.
+     */
+    public void detach(final int volume)
+    {
+        checkVolume(volume);
+        synchronized (this)
+        {
+            boolean any = false;
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if ((volume < 0 || v == volume) && stores[v] != null)
+                {
+                    LOG.log(Level.WARNING, "{0}/{1}: detaching the local disk (operator)", spec.name(), v);
+                    detachLocked(v);
+                    any = true;
+                }
+            }
+            if (!any)
+            {
+                throw new IllegalStateException("no local disk is attached for " + (volume < 0 ? "any volume" :
+                    "volume " + volume) + " of " + spec.name() + " on " + spec.nodeName());
+            }
+        }
+        publish();
+    }
+
+    /**
+     * Attach again the disk detached from a volume, or from every volume (DRBD's {@code attach}): its copy is
+     * Inconsistent (it missed writes) and takes a full resync from an UpToDate peer.
+     *
+     * @param volume a volume number, or -1 for all.
+     * @throws IllegalArgumentException for a volume the resource does not have.
+     * @throws IllegalStateException    when nothing is detached there, this node is Primary (its writes would race
+     *                                  the resync into its own disk: make it Secondary first), or the metadata cannot
+     *                                  be read.
+     */
+    public void attach(final int volume)
+    {
+        checkVolume(volume);
+        synchronized (this)
+        {
+            if (role == Role.PRIMARY)
+            {
+                throw new IllegalStateException(spec.nodeName() + " is Primary for " + spec.name() + ": a disk " +
+                    "attached now would be resynced under its own writes; make it Secondary first (or move the " +
+                    "Primary role to a node with an UpToDate disk), then attach");
+            }
+            boolean any = false;
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if ((volume >= 0 && v != volume) || detachedStores[v] == null)
+                {
+                    continue;
+                }
+                final String[] names = new String[peers.length];
+                for (int i = 0; i < peers.length; i++)
+                {
+                    names[i] = peers[i].name();
+                }
+                final VolumeMeta meta;
+                try
+                {
+                    meta = VolumeMeta.loadOrCreate(spec.metaDir().resolve(spec.name() + "-" + v + ".meta"), false,
+                        spec.volumeSizes()[v], spec.bitmapBlockSize(), names);
+                    meta.setDiskState(DiskState.INCONSISTENT);
+                }
+                catch (final IOException ex)
+                {
+                    throw new IllegalStateException("cannot attach volume " + v + ": " + ex.getMessage(), ex);
+                }
+                stores[v] = detachedStores[v];
+                detachedStores[v] = null;
+                metas[v] = meta;
+                diskStates[v] = DiskState.INCONSISTENT;
+                any = true;
+                LOG.log(Level.WARNING, "{0}/{1}: local disk attached again: Inconsistent until a full resync",
+                    spec.name(), v);
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        peer.outOfSync[v].clearAll();
+                        setBitmapBase(peer, v, 0, 0);
+                    }
+                    peer.replication[v] = ReplicationState.OFF;
+                    if (peer.isUp() && syncSource[v] == null)
+                    {
+                        decideReplication(peer, v);
+                    }
+                }
+            }
+            if (!any)
+            {
+                throw new IllegalStateException("no detached disk for " + (volume < 0 ? "any volume" : "volume " +
+                    volume) + " of " + spec.name() + " on " + spec.nodeName());
+            }
+            broadcastState();
         }
         publish();
     }

@@ -94,6 +94,24 @@ final class HookedStore implements BlockStore
         }
     }
 
+    /** While set, every read, write and flush fails with this errno (a failing disk); 0 for none. */
+    private volatile int failWith;
+
+    /** @param errno fail every read, write and flush with it from now on; 0 to heal the disk. */
+    void failIo(final int errno)
+    {
+        failWith = errno;
+    }
+
+    private void maybeFail(final String what) throws StorageException
+    {
+        final int errno = failWith;
+        if (errno != 0)
+        {
+            throw new StorageException(errno, "injected I/O error on " + what);
+        }
+    }
+
     @Override
     public long sizeBytes()
     {
@@ -126,6 +144,7 @@ final class HookedStore implements BlockStore
             holdReadOffset = -1;
             block();
         }
+        maybeFail("read");
         delegate.read(dst, byteOffset);
     }
 
@@ -133,6 +152,7 @@ final class HookedStore implements BlockStore
     public void write(final ByteBuffer src, final long byteOffset) throws StorageException
     {
         maybeHold(byteOffset);
+        maybeFail("write");
         delegate.write(src, byteOffset);
         writeOffsets.add(byteOffset);
     }
@@ -141,6 +161,7 @@ final class HookedStore implements BlockStore
     public void write(final ByteBuffer[] srcs, final long byteOffset) throws StorageException
     {
         maybeHold(byteOffset);
+        maybeFail("write");
         delegate.write(srcs, byteOffset);
         writeOffsets.add(byteOffset);
     }
@@ -148,6 +169,7 @@ final class HookedStore implements BlockStore
     @Override
     public void flush() throws StorageException
     {
+        maybeFail("flush");
         delegate.flush();
         flushes.incrementAndGet();
     }
