@@ -465,6 +465,28 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     }
 
     @Override
+    public void attachDisk(final String resource, final java.util.OptionalInt volume, final boolean attach)
+        throws AdminException
+    {
+        final ReplicatedResource r = require(resource);
+        try
+        {
+            if (attach)
+            {
+                r.attach(volume.orElse(-1));
+            }
+            else
+            {
+                r.detach(volume.orElse(-1));
+            }
+        }
+        catch (final IllegalArgumentException | IllegalStateException ex)
+        {
+            throw new AdminException(ex.getMessage());
+        }
+    }
+
+    @Override
     public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         final ReplicatedResource r = require(resource);

@@ -132,6 +132,24 @@ public final class AdminClient
         "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra attach}. */
+    public static final String ATTACH_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " attach RES [VOL]",
+        "",
+        "Attach again the local disk of volume VOL of RES (default: every detached volume), after a disk failure was",
+        "repaired or a 'detach': the copy is Inconsistent and takes a full resync from an UpToDate peer. Refused on",
+        "the Primary (make it Secondary first).",
+        TARGET_HELP);
+
+    /** Usage of {@code mirra detach}. */
+    public static final String DETACH_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " detach RES [VOL]",
+        "",
+        "Stop using the local disk of volume VOL of RES (default: every volume): the node serves the volume through",
+        "its peers, as a diskless node (disk:Diskless). A disk that fails with an I/O error is detached this way by",
+        "itself.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra pause-sync}. */
     public static final String PAUSE_SYNC_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " pause-sync RES [PEER]",
@@ -193,6 +211,8 @@ public final class AdminClient
         "  verify RES [VOL]          compare every block with the peers' copies (online verify)",
         "  invalidate RES [VOL]      discard this node's copy and resync it fully from a peer",
         "  new-current-uuid RES --clear-bitmap  declare new identical disks in sync (no initial sync)",
+        "  attach RES [VOL]          attach the local disk again (a full resync follows)",
+        "  detach RES [VOL]          stop using the local disk; I/O goes to the peers",
         "  pause-sync RES [PEER]     pause the resync from this node to PEER (default: all peers)",
         "  resume-sync RES [PEER]    resume it",
         "  events [--json]           stream state changes, one line each (like drbdsetup events2)");
@@ -210,6 +230,8 @@ public final class AdminClient
         usages.put("verify", VERIFY_USAGE);
         usages.put("invalidate", INVALIDATE_USAGE);
         usages.put("new-current-uuid", NEW_CURRENT_UUID_USAGE);
+        usages.put("attach", ATTACH_USAGE);
+        usages.put("detach", DETACH_USAGE);
         usages.put("pause-sync", PAUSE_SYNC_USAGE);
         usages.put("resume-sync", RESUME_SYNC_USAGE);
         usages.put("events", EVENTS_USAGE);
@@ -368,6 +390,8 @@ public final class AdminClient
             case "disconnect":
             case "verify":
             case "invalidate":
+            case "attach":
+            case "detach":
             case "pause-sync":
             case "resume-sync":
                 maxPositional = 2;
@@ -401,7 +425,8 @@ public final class AdminClient
         }
         if (positional.size() > 1)
         {
-            final boolean byVolume = command.equals("verify") || command.equals("invalidate");
+            final boolean byVolume = command.equals("verify") || command.equals("invalidate") ||
+                command.equals("attach") || command.equals("detach");
             if (byVolume && !positional.get(1).matches("[0-9]{1,3}"))
             {
                 throw new UsageException(prefix + ": VOL must be a volume number, got '" + positional.get(1) + "'");

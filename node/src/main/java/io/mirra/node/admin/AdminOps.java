@@ -93,6 +93,17 @@ public interface AdminOps
     void verify(String resource, java.util.OptionalInt volume) throws AdminException;
 
     /**
+     * Attach or detach the local disk of one volume or every volume.
+     *
+     * @param resource the resource.
+     * @param volume   a volume number, or empty for all.
+     * @param attach   true to attach (then a full resync from a peer), false to detach (I/O goes to the peers).
+     * @throws AdminException for an unknown or down resource or volume, nothing to attach or detach, or attaching
+     *                        on a Primary.
+     */
+    void attachDisk(String resource, java.util.OptionalInt volume, boolean attach) throws AdminException;
+
+    /**
      * Pause or resume resyncs from this node to one peer or every peer.
      *
      * @param resource the resource.

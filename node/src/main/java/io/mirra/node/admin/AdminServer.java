@@ -43,6 +43,7 @@ import java.util.logging.Logger;
  *   POST /v1/verify?resource=R[&amp;volume=V]
  *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
  *   POST /v1/pause-sync?resource=R[&amp;peer=P]            (also /v1/resume-sync)
+ *   POST /v1/attach?resource=R[&amp;volume=V]               (also /v1/detach)
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -88,6 +89,8 @@ public final class AdminServer implements AutoCloseable
         VERIFY("/v1/verify", "POST", "resource", "volume"),
         NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
         PAUSE_SYNC("/v1/pause-sync", "POST", "resource", "peer"),
+        ATTACH("/v1/attach", "POST", "resource", "volume"),
+        DETACH("/v1/detach", "POST", "resource", "volume"),
         RESUME_SYNC("/v1/resume-sync", "POST", "resource", "peer"),
         EVENTS("/v1/events", "GET", "json");
 
@@ -357,6 +360,10 @@ public final class AdminServer implements AutoCloseable
                 break;
             case VERIFY:
                 ops.verify(resource(params), volume(params));
+                break;
+            case ATTACH:
+            case DETACH:
+                ops.attachDisk(resource(params), volume(params), endpoint == Endpoint.ATTACH);
                 break;
             case PAUSE_SYNC:
             case RESUME_SYNC:

@@ -136,6 +136,13 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void attachDisk(final String resource, final java.util.OptionalInt volume, final boolean attach)
+        throws AdminException
+    {
+        op(attach ? "attach" : "detach", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
+    }
+
+    @Override
     public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         op("invalidate", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
