@@ -174,14 +174,6 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         final List<String> ignored = new ArrayList<>();
         final io.mirra.node.config.ResourceOptions o = r.options();
         final io.mirra.node.config.ResourceOptions d = io.mirra.node.config.ResourceOptions.defaults();
-        if (!o.quorum().equals(d.quorum()))
-        {
-            ignored.add("options.quorum");
-        }
-        if (o.onNoQuorum() != d.onNoQuorum())
-        {
-            ignored.add("options.on-no-quorum");
-        }
         if (r.connection().compression() != io.mirra.node.config.ConnectionOptions.Compression.NONE)
         {
             ignored.add("connection.compression");
@@ -227,7 +219,22 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
             ResourceSpec.ASYNC_MAX_UNACKED_DEFAULT, r.options().resyncRateMaxBytesPerSec(),
             r.options().alExtents(), policy(r.options().afterSb0Pri()), policy(r.options().afterSb1Pri()),
             r.connection().resyncWithoutReplication(), r.options().resyncRateMinBytesPerSec(),
-            r.options().resyncAdaptive(), r.connection().peerTimeoutMs(), r.connection().resyncChecksums());
+            r.options().resyncAdaptive(), r.connection().peerTimeoutMs(), r.connection().resyncChecksums(),
+            quorumVotes(r.options().quorum()),
+            r.options().onNoQuorum() == io.mirra.node.config.ResourceOptions.OnNoQuorum.SUSPEND_IO);
+    }
+
+    private static int quorumVotes(final io.mirra.node.config.ResourceOptions.Quorum quorum)
+    {
+        switch (quorum.kind())
+        {
+            case OFF:
+                return 0;
+            case MAJORITY:
+                return ResourceSpec.QUORUM_MAJORITY;
+            default:
+                return quorum.votes();
+        }
     }
 
     private static io.mirra.engine.replication.SplitBrainPolicy policy(

@@ -27,6 +27,8 @@ final class PeerState
     boolean standAlone;
     /** The copies' histories are unrelated: the connection stays down until an operator decides. */
     boolean splitBrain;
+    /** The peer left cleanly (its last STATE said its copies are Outdated): it does not count against quorum. */
+    boolean leftCleanly;
     /** The operator ran {@code connect --discard-my-data} for this peer: in a split brain, our copy loses. */
     boolean discardMyData;
     /** Our next STATE to this peer declares its copy identical to ours (new-current-uuid --clear-bitmap). */

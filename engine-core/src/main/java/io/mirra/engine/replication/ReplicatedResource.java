@@ -120,6 +120,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private final BitmapFile[] bitmapFiles;
     /** Activity log transactions and bitmap writes: one thread, created at start when a volume needs it. */
     private java.util.concurrent.ExecutorService metaThread;
+    /** I/O held while this Primary has no quorum (on-no-quorum suspend-io), in arrival order. */
+    private final java.util.ArrayDeque<Runnable> suspendedIo = new java.util.ArrayDeque<>();
+    /** The resource is closing cleanly: STATE shows our UpToDate copies as Outdated (see close). */
+    private boolean leaving;
+    /** This Primary lost quorum and has not regained it. */
+    private boolean quorumLost;
     /** A simulated kill -9 (tests): nothing more is persisted. */
     private boolean crashed;
     private final RemoteReads remoteReads;
@@ -443,8 +449,17 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 return;
             }
+            if (spec.quorum() != 0 && role != Role.PRIMARY && !crashed)
+            {
+                // Leaving cleanly: the peers learn, before the links close, that our copies are Outdated from now
+                // on (they will miss writes), so they do not count this node against their quorum. Our metadata
+                // keeps its state: the generations tell on reconnect whether anything was written meanwhile.
+                leaving = true;
+                broadcastState();
+            }
             closed = true;
             t = transport;
+            checkQuorum(); // held requests are released and refused
         }
         if (t != null)
         {
@@ -582,6 +597,34 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final T context)
     {
         final int length = target.remaining();
+        final String refusal;
+        synchronized (this)
+        {
+            if (quorumLost && role == Role.PRIMARY && !closed)
+            {
+                if (spec.quorumSuspendIo())
+                {
+                    suspendedIo.add(() -> read(volume, offset, target, callback, context));
+                    return;
+                }
+                refusal = noQuorumMessage();
+            }
+            else
+            {
+                refusal = null;
+            }
+        }
+        if (refusal != null)
+        {
+            callback.onComplete(context, StorageException.EIO, refusal);
+            return;
+        }
+        readLocallyOrRemotely(volume, offset, target, callback, context, length);
+    }
+
+    private <T> void readLocallyOrRemotely(final int volume, final long offset, final ByteBuffer target,
+        final IoCallback<T> callback, final T context, final int length)
+    {
         final String refusal;
         synchronized (this)
         {
@@ -750,6 +793,16 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final String refusal;
         synchronized (this)
         {
+            if (quorumLost && role == Role.PRIMARY && !closed)
+            {
+                if (spec.quorumSuspendIo())
+                {
+                    suspendedIo.add(() -> submit(op)); // resumed in order when quorum returns
+                    return;
+                }
+                op.callback.onComplete(op.context, StorageException.EIO, noQuorumMessage());
+                return;
+            }
             refusal = writeRefusal();
             if (refusal == null)
             {
@@ -2173,7 +2226,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             peer.resetConnection();
             peer.gateEpoch = 0;
+            peer.leftCleanly = false;
             sendState(peer);
+            checkQuorum();
         }
         LOG.log(Level.INFO, "{0}: link to {1} is up", spec.name(), peer.name());
         publish();
@@ -2190,6 +2245,18 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         synchronized (this)
         {
             dropPeerOps(peer, reason);
+            boolean outdated = !peer.stateKnown ? peer.leftCleanly : true;
+            boolean anyDisk = false;
+            for (int v = 0; v < spec.volumeCount() && peer.stateKnown; v++)
+            {
+                if (!peer.isDiskless(v))
+                {
+                    anyDisk = true;
+                    outdated &= peer.diskStates[v] == DiskState.OUTDATED;
+                }
+            }
+            // A node that left cleanly said so: its copies went Outdated in its last STATE.
+            peer.leftCleanly = anyDisk && outdated;
             peer.resetConnection();
             if (peer.splitBrain && !peer.standAlone)
             {
@@ -2206,6 +2273,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 promotion.onPeerGone(peer);
                 maybeFinishPromotion();
             }
+            checkQuorum();
         }
         LOG.log(Level.INFO, "{0}: link to {1} is down: {2}", spec.name(), peer.name(), reason);
         publish();
@@ -2260,7 +2328,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final long[][] histories = new long[volumes][];
         for (int v = 0; v < volumes; v++)
         {
-            disks[v] = (byte)diskStates[v].ordinal();
+            disks[v] = (byte)(leaving && diskStates[v] == DiskState.UP_TO_DATE ? DiskState.OUTDATED :
+                diskStates[v]).ordinal();
             gens[v] = metas[v].currentGen();
             histories[v] = metas[v].historyCopy();
         }
@@ -2291,6 +2360,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             peer.role = state.role() == ReplicationProtocol.STATE_ROLE_PRIMARY ? Role.PRIMARY : Role.SECONDARY;
             final boolean first = !peer.stateKnown;
             peer.stateKnown = true;
+            if (first)
+            {
+                checkQuorum(); // the peer counts from its first STATE on
+            }
             for (int v = 0; v < spec.volumeCount(); v++)
             {
                 final DiskState peerDisk = DiskState.ofCode(state.diskState(v));
@@ -2417,6 +2490,17 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         peer.replication[v] = ReplicationState.OFF;
         final boolean peerIsSource = theirs == DiskState.UP_TO_DATE && role != Role.PRIMARY &&
             (peer.role == Role.PRIMARY || otherConnectedPrimary() == null);
+        if (mine.currentGen() == peerGen && my == DiskState.OUTDATED && theirs == DiskState.UP_TO_DATE &&
+            !crashedPrimary[v] && syncSource[v] == null)
+        {
+            // We left cleanly (Outdated) and nothing was written since (same generation): the same data.
+            LOG.log(Level.INFO, "{0}/{1}: {2} has the generation this Outdated copy has: UpToDate again, no resync",
+                spec.name(), v, peer.name());
+            setLocalDisk(v, DiskState.UP_TO_DATE);
+            peer.replication[v] = ReplicationState.ESTABLISHED;
+            peer.outOfSync[v].clearAll();
+            return;
+        }
         if (mine.currentGen() == peerGen)
         {
             if (my != DiskState.UP_TO_DATE && peerIsSource)
@@ -2797,6 +2881,84 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
         }
         publish();
+    }
+
+    // ---- quorum -------------------------------------------------------------------------------------------------
+
+    /**
+     * Under the lock. @return true when this node reaches enough nodes: quorum off, or (majority) more than half of
+     * the nodes that did not leave cleanly, or (a number) at least that many nodes, this one included.
+     */
+    boolean hasQuorum()
+    {
+        if (spec.quorum() == 0)
+        {
+            return true;
+        }
+        int total = 1;
+        int reachable = 1;
+        for (final PeerState peer : peers)
+        {
+            if (peer.isUp())
+            {
+                reachable++;
+                total++;
+            }
+            else if (!peer.leftCleanly)
+            {
+                total++;
+            }
+        }
+        return spec.quorum() == ResourceSpec.QUORUM_MAJORITY ? 2 * reachable > total : reachable >= spec.quorum();
+    }
+
+    private String noQuorumMessage()
+    {
+        int reachable = 1;
+        for (final PeerState peer : peers)
+        {
+            reachable += peer.isUp() ? 1 : 0;
+        }
+        return "no quorum: " + spec.nodeName() + " reaches " + reachable + " of " + (peers.length + 1) + " nodes of " +
+            spec.name() + " (quorum " + (spec.quorum() == ResourceSpec.QUORUM_MAJORITY ? "majority" :
+            String.valueOf(spec.quorum())) + ")";
+    }
+
+    /** Under the lock: a Primary that lost quorum suspends or fails I/O; one that regained it resumes. */
+    private void checkQuorum()
+    {
+        if (spec.quorum() == 0)
+        {
+            return;
+        }
+        final boolean has = hasQuorum();
+        if (!has && role == Role.PRIMARY && !quorumLost && !closed)
+        {
+            quorumLost = true;
+            LOG.log(Level.ERROR, "{0}: Primary {1} lost quorum ({2}); I/O is {3} until it returns", spec.name(),
+                spec.nodeName(), noQuorumMessage(), spec.quorumSuspendIo() ? "suspended" : "failed with EIO");
+        }
+        else if ((has || role != Role.PRIMARY || closed) && quorumLost)
+        {
+            quorumLost = false;
+            LOG.log(Level.WARNING, "{0}: quorum is back; {1} held requests resume", spec.name(), suspendedIo.size());
+            final List<Runnable> resume = new ArrayList<>(suspendedIo);
+            suspendedIo.clear();
+            // Re-submitted in arrival order on another thread: never under a caller's lock, never nested here.
+            CompletableFuture.runAsync(() -> resume.forEach(Runnable::run), workersExecutor());
+        }
+    }
+
+    /** @return where held requests are re-submitted from. */
+    private java.util.concurrent.Executor workersExecutor()
+    {
+        return (task) ->
+        {
+            if (!workers.offer(task))
+            {
+                new Thread(task, "mirra-resume-" + spec.name()).start();
+            }
+        };
     }
 
     // ---- disk failure: detach and attach ------------------------------------------------------------------------
@@ -3652,6 +3814,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             return grantedTo.name() + " is becoming Primary for resource " + spec.name();
         }
+        if (!hasQuorum())
+        {
+            return noQuorumMessage();
+        }
         for (int v = 0; v < spec.volumeCount(); v++)
         {
             if (stores[v] == null)
@@ -3868,6 +4034,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         autoPromoted = false;
         LOG.log(Level.INFO, "{0}: {1} is Secondary", spec.name(), spec.nodeName());
         broadcastState();
+        checkQuorum(); // requests held for quorum are released (and refused: this node is Secondary now)
     }
 
     /**
@@ -4052,7 +4219,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 connectionState(peer), connectionReason(peer), peer.isUp() ? peer.role : Role.UNKNOWN,
                 peer.isUp() && !peer.link.isWritable(StreamKind.DATA), peerDevices));
         }
-        return new ResourceStatus(spec.name(), spec.nodeName(), spec.nodeId(), role, false, devices, connections);
+        return new ResourceStatus(spec.name(), spec.nodeName(), spec.nodeId(), role, quorumLost &&
+            spec.quorumSuspendIo(), devices, connections);
     }
 
     private ConnectionState connectionState(final PeerState peer)
@@ -4138,7 +4306,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final Map<String, String> res = new LinkedHashMap<>();
         res.put("name", spec.name());
         res.put("role", role.displayName());
-        res.put("suspended", "no");
+        res.put("suspended", quorumLost && spec.quorumSuspendIo() ? "quorum" : "no");
         res.put("writers", Integer.toString(writers));
         events.put("resource", new StateEvent("exists", "resource", res));
         for (int v = 0; v < spec.volumeCount(); v++)

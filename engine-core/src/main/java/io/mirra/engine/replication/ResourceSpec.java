@@ -37,6 +37,11 @@ import java.util.Objects;
  * @param peerTimeoutMs    a peer silent this long (no frame, no answer to pings) is disconnected
  *                         ({@code peer-timeout}); the writes waiting for it complete without it and its blocks are
  *                         marked out of sync.
+ * @param quorum           votes needed ({@code quorum}): 0 for off, {@link #QUORUM_MAJORITY} for more than half of
+ *                         the nodes that did not leave cleanly, or a fixed number of reachable nodes (this one
+ *                         included); every node, diskless or not, has one vote.
+ * @param quorumSuspendIo  a Primary without quorum holds I/O until quorum returns ({@code on-no-quorum:
+ *                         suspend-io}); false fails it with EIO ({@code io-error}).
  * @param resyncChecksums  checksum-based resync ({@code resync-checksums}): for each range to resync, the source
  *                         asks the target for block digests first and sends only the blocks that differ.
  */
@@ -63,8 +68,13 @@ public record ResourceSpec(
     long resyncRateMinBytesPerSec,
     boolean resyncAdaptive,
     long peerTimeoutMs,
-    boolean resyncChecksums)
+    boolean resyncChecksums,
+    int quorum,
+    boolean quorumSuspendIo)
 {
+    /** {@link #quorum()}: more than half of the nodes. */
+    public static final int QUORUM_MAJORITY = -1;
+
     /** Default of {@link #asyncMaxUnackedBytes()}: 64 MiB. */
     public static final long ASYNC_MAX_UNACKED_DEFAULT = 64L << 20;
 

@@ -53,6 +53,8 @@ final class EngineCluster implements AutoCloseable
     private final boolean resyncWithoutReplication;
     private final long peerTimeoutMs;
     private final boolean resyncChecksums;
+    private final int quorum;
+    private final boolean quorumSuspendIo;
     private final Map<String, Integer> bitmapBlockSizes;
     private final Map<String, String> secrets;
     private final Map<String, InetSocketAddress> listen = new LinkedHashMap<>();
@@ -77,6 +79,8 @@ final class EngineCluster implements AutoCloseable
         this.resyncWithoutReplication = b.resyncWithoutReplication;
         this.peerTimeoutMs = b.peerTimeoutMs;
         this.resyncChecksums = b.resyncChecksums;
+        this.quorum = b.quorum;
+        this.quorumSuspendIo = b.quorumSuspendIo;
         this.bitmapBlockSizes = b.bitmapBlockSizes;
         this.secrets = Map.copyOf(b.secrets);
         final int octet = 1 + (int)(ProcessHandle.current().pid() % 200);
@@ -151,7 +155,7 @@ final class EngineCluster implements AutoCloseable
             secrets.getOrDefault(name, "test-secret-1234").getBytes(StandardCharsets.UTF_8), dir.resolve(name).resolve("meta"),
             own.getHostString(), own.getPort(), bitmapBlockSizes.getOrDefault(name, 4096), readBalancing,
             asyncMaxUnacked, resyncRateMax, alExtents, afterSb0Pri, afterSb1Pri, resyncWithoutReplication, 0, false,
-            peerTimeoutMs, resyncChecksums);
+            peerTimeoutMs, resyncChecksums, quorum, quorumSuspendIo);
     }
 
     /** Start (or restart) a node on its disks and metadata. */
@@ -441,6 +445,8 @@ final class EngineCluster implements AutoCloseable
         private boolean resyncWithoutReplication = true;
         private long peerTimeoutMs = ResourceSpec.PEER_TIMEOUT_MS_DEFAULT;
         private boolean resyncChecksums;
+        private int quorum;
+        private boolean quorumSuspendIo = true;
         private final Map<String, Integer> bitmapBlockSizes = new LinkedHashMap<>();
         private final Map<String, String> secrets = new LinkedHashMap<>();
         private final java.util.Set<String> external = new java.util.HashSet<>();
@@ -518,6 +524,14 @@ final class EngineCluster implements AutoCloseable
         {
             this.afterSb0Pri = zeroPrimaries;
             this.afterSb1Pri = onePrimary;
+            return this;
+        }
+
+        /** Quorum (0 off, -1 majority, N votes) and what a Primary without it does with I/O. */
+        Builder quorum(final int votes, final boolean suspendIo)
+        {
+            this.quorum = votes;
+            this.quorumSuspendIo = suspendIo;
             return this;
         }
 
