@@ -50,6 +50,8 @@ import java.util.function.Consumer;
 public final class ReplicationNode implements AdminOps, AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(ReplicationNode.class.getName());
+    /** Tests only: disks fail on command ({@link #injectDiskFault}); set by the environment, never by default. */
+    static final boolean FAULT_INJECTION = "1".equals(System.getenv("MIRRA_TEST_FAULTS"));
     /** How long an admin role change may take. */
     private static final long ADMIN_TIMEOUT_MS = 15_000;
 
@@ -136,6 +138,10 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
                         Files.createDirectories(disk.get().getParent());
                     }
                     stores[v.number()] = FileBlockStore.openOrCreate(disk.get(), v.sizeBytes(), false);
+                    if (FAULT_INJECTION)
+                    {
+                        stores[v.number()] = new io.mirra.engine.storage.FaultInjectingStore(stores[v.number()]);
+                    }
                     if (stores[v.number()].sizeBytes() < v.sizeBytes())
                     {
                         throw new IOException(disk.get() + ": " + stores[v.number()].sizeBytes() +
@@ -491,6 +497,25 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         {
             throw new AdminException(ex.getMessage());
         }
+    }
+
+    @Override
+    public void injectDiskFault(final String resource, final int volume, final int errno) throws AdminException
+    {
+        if (!FAULT_INJECTION)
+        {
+            throw new AdminException("fault injection is off on node " + nodeName + ": it is for tests only, " +
+                "enabled by starting the node with MIRRA_TEST_FAULTS=1");
+        }
+        require(resource);
+        final Running r = running.get(resource);
+        if (volume < 0 || volume >= r.stores().length || r.stores()[volume] == null)
+        {
+            throw new AdminException("node " + nodeName + " has no disk for volume " + volume + " of " + resource);
+        }
+        ((io.mirra.engine.storage.FaultInjectingStore)r.stores()[volume]).failWith(errno);
+        LOG.log(errno == 0 ? Level.WARNING : Level.ERROR, "{0}/{1}: test fault injection: the disk {2}", resource,
+            volume, errno == 0 ? "is healthy again" : "fails every request with errno " + errno);
     }
 
     @Override

@@ -104,6 +104,17 @@ public interface AdminOps
     void attachDisk(String resource, java.util.OptionalInt volume, boolean attach) throws AdminException;
 
     /**
+     * Tests only: make a node's disk fail every request with an errno (0 heals it); refused unless the node was
+     * started with fault injection enabled ({@code MIRRA_TEST_FAULTS=1}).
+     *
+     * @param resource the resource.
+     * @param volume   the volume.
+     * @param errno    e.g. 5 (EIO) or 28 (ENOSPC); 0 to heal.
+     * @throws AdminException when fault injection is off, or the node has no disk there.
+     */
+    void injectDiskFault(String resource, int volume, int errno) throws AdminException;
+
+    /**
      * Pause or resume resyncs from this node to one peer or every peer.
      *
      * @param resource the resource.

@@ -44,6 +44,7 @@ import java.util.logging.Logger;
  *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
  *   POST /v1/pause-sync?resource=R[&amp;peer=P]            (also /v1/resume-sync)
  *   POST /v1/attach?resource=R[&amp;volume=V]               (also /v1/detach)
+ *   POST /v1/test-disk-fault?resource=R&amp;volume=V&amp;errno=N  (tests: MIRRA_TEST_FAULTS=1 only)
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
  * Answers: 200 (operations: empty body); 400 for a missing, unknown, repeated or malformed parameter; 404 for an
@@ -90,6 +91,7 @@ public final class AdminServer implements AutoCloseable
         NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
         PAUSE_SYNC("/v1/pause-sync", "POST", "resource", "peer"),
         ATTACH("/v1/attach", "POST", "resource", "volume"),
+        TEST_DISK_FAULT("/v1/test-disk-fault", "POST", "resource", "volume", "errno"),
         DETACH("/v1/detach", "POST", "resource", "volume"),
         RESUME_SYNC("/v1/resume-sync", "POST", "resource", "peer"),
         EVENTS("/v1/events", "GET", "json");
@@ -361,6 +363,9 @@ public final class AdminServer implements AutoCloseable
             case VERIFY:
                 ops.verify(resource(params), volume(params));
                 break;
+            case TEST_DISK_FAULT:
+                ops.injectDiskFault(resource(params), volume(params).orElse(0), errno(params));
+                break;
             case ATTACH:
             case DETACH:
                 ops.attachDisk(resource(params), volume(params), endpoint == Endpoint.ATTACH);
@@ -570,6 +575,25 @@ public final class AdminServer implements AutoCloseable
             throw new BadRequest("missing parameter 'resource'");
         }
         return resource;
+    }
+
+    /** The errno parameter of a test fault: 0..4095. */
+    private static int errno(final Map<String, String> params) throws BadRequest
+    {
+        final String value = params.get("errno");
+        try
+        {
+            final int errno = Integer.parseInt(value == null ? "" : value);
+            if (errno >= 0 && errno < 4096)
+            {
+                return errno;
+            }
+        }
+        catch (final NumberFormatException ex)
+        {
+            // below
+        }
+        throw new BadRequest("parameter 'errno' must be 0..4095, got '" + value + "'");
     }
 
     /** The optional volume parameter: a volume number 0..255. */

@@ -143,6 +143,12 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public void injectDiskFault(final String resource, final int volume, final int errno) throws AdminException
+    {
+        op("test-disk-fault", resource, volume + " " + errno);
+    }
+
+    @Override
     public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         op("invalidate", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
