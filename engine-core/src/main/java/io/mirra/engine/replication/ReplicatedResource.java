@@ -1707,20 +1707,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.resyncSession = peer.resyncSession[v];
             peer.resyncInFlight[v]++;
             peer.resyncInFlightBytes[v] += length;
-            for (final PrimaryOp other : active.get(v))
-            {
-                if (op.overlaps(other))
-                {
-                    if (other.waiters == null)
-                    {
-                        other.waiters = new ArrayList<>(2);
-                    }
-                    other.waiters.add(op);
-                    op.blockedBy++;
-                }
-            }
-            active.get(v).add(op);
-            if (op.blockedBy == 0)
+            if (enterActive(op))
             {
                 startResyncRead(op);
             }
@@ -1729,6 +1716,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
 
     /** Under the lock. */
     private void startResyncRead(final PrimaryOp op)
+    {
+        if (!startLocalRead(op))
+        {
+            onResyncRead(op);
+        }
+    }
+
+    /**
+     * Under the lock: read the op's range of the local disk into a new buffer on a disk thread (RESYNC, VERIFY).
+     *
+     * @return false when the disk threads' queue is full (the op then carries EIO and no read runs).
+     */
+    private boolean startLocalRead(final PrimaryOp op)
     {
         op.store = stores[op.volume];
         op.readBuf = ALLOC.directBuffer((int)op.length, (int)op.length);
@@ -1740,8 +1740,32 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             op.localPending = false;
             op.errno = StorageException.EIO;
             op.message = "disk queue full";
-            onResyncRead(op);
+            return false;
         }
+        return true;
+    }
+
+    /**
+     * Under the lock: put a range op (RESYNC, VERIFY) in the overlap list of its volume behind the ops it overlaps.
+     *
+     * @return true when nothing is in its way: it may start now (else it starts when the last one completes).
+     */
+    private boolean enterActive(final PrimaryOp op)
+    {
+        for (final PrimaryOp other : active.get(op.volume))
+        {
+            if (op.overlaps(other))
+            {
+                if (other.waiters == null)
+                {
+                    other.waiters = new ArrayList<>(2);
+                }
+                other.waiters.add(op);
+                op.blockedBy++;
+            }
+        }
+        active.get(op.volume).add(op);
+        return op.blockedBy == 0;
     }
 
     /** Under the lock: a resync read is done: send it, unless the resync it belongs to was abandoned. */
@@ -3227,20 +3251,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             final PrimaryOp op = new PrimaryOp(this, PrimaryOp.VERIFY, v, offset, length, 0, null, NO_CALLBACK, null,
                 peers.length);
             op.verify = session;
-            for (final PrimaryOp other : active.get(v))
-            {
-                if (op.overlaps(other))
-                {
-                    if (other.waiters == null)
-                    {
-                        other.waiters = new ArrayList<>(2);
-                    }
-                    other.waiters.add(op);
-                    op.blockedBy++;
-                }
-            }
-            active.get(v).add(op); // writes to the range wait until both digests are in
-            if (op.blockedBy == 0)
+            if (enterActive(op)) // writes to the range wait until both digests are in
             {
                 startVerifyRange(op);
             }
@@ -3279,16 +3290,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         op.firstSeq = id;
         session.peer.link.send(StreamKind.DATA, FRAMES.get().verifyRequest(ALLOC, op.volume, id, op.offset,
             (int)op.length, VerifySession.BLOCK_SIZE));
-        op.store = stores[op.volume];
-        op.readBuf = ALLOC.directBuffer((int)op.length, (int)op.length);
-        op.localPending = true;
-        lowerPending++;
-        if (!workers.offer(op))
+        if (!startLocalRead(op))
         {
-            lowerPending--;
-            op.localPending = false;
-            op.errno = StorageException.EIO;
-            op.message = "disk queue full";
             onVerifyRead(op);
         }
     }

@@ -125,7 +125,7 @@ class DiskFailureTest
         a.disk(0).failIo(StorageException.ENOSPC); // a full disk, handled like a failing one
         final RuntimeException failed = assertThrows(RuntimeException.class,
             () -> a.write(0, 0, new byte[4096], false));
-        assertTrue(failed.getMessage().contains("injected I/O error"), failed.getMessage());
+        assertTrue(failed.getMessage().contains("injected fault"), failed.getMessage());
         assertEquals(DiskState.DISKLESS, disk("a"));
         final CompletableFuture<Void> read = new CompletableFuture<>();
         a.resource.read(0, 0, java.nio.ByteBuffer.allocateDirect(4096), EngineCluster::complete, read);

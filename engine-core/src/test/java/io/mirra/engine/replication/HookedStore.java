@@ -1,6 +1,7 @@
 package io.mirra.engine.replication;
 
 import io.mirra.engine.storage.BlockStore;
+import io.mirra.engine.storage.FaultInjectingStore;
 import io.mirra.engine.storage.StorageException;
 
 import java.nio.ByteBuffer;
@@ -14,7 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class HookedStore implements BlockStore
 {
-    private final BlockStore delegate;
+    private final FaultInjectingStore delegate;
     final List<Long> writeOffsets = new CopyOnWriteArrayList<>();
     final AtomicInteger flushes = new AtomicInteger();
     private volatile long holdOffset = -1;
@@ -25,7 +26,7 @@ final class HookedStore implements BlockStore
 
     HookedStore(final BlockStore delegate)
     {
-        this.delegate = delegate;
+        this.delegate = new FaultInjectingStore(delegate);
     }
 
     /** The next write at this offset blocks until {@link #release()}. */
@@ -94,22 +95,10 @@ final class HookedStore implements BlockStore
         }
     }
 
-    /** While set, every read, write and flush fails with this errno (a failing disk); 0 for none. */
-    private volatile int failWith;
-
-    /** @param errno fail every read, write and flush with it from now on; 0 to heal the disk. */
+    /** @param errno fail every request with it from now on (a failing disk); 0 to heal the disk. */
     void failIo(final int errno)
     {
-        failWith = errno;
-    }
-
-    private void maybeFail(final String what) throws StorageException
-    {
-        final int errno = failWith;
-        if (errno != 0)
-        {
-            throw new StorageException(errno, "injected I/O error on " + what);
-        }
+        delegate.failWith(errno);
     }
 
     @Override
@@ -144,7 +133,6 @@ final class HookedStore implements BlockStore
             holdReadOffset = -1;
             block();
         }
-        maybeFail("read");
         delegate.read(dst, byteOffset);
     }
 
@@ -152,7 +140,6 @@ final class HookedStore implements BlockStore
     public void write(final ByteBuffer src, final long byteOffset) throws StorageException
     {
         maybeHold(byteOffset);
-        maybeFail("write");
         delegate.write(src, byteOffset);
         writeOffsets.add(byteOffset);
     }
@@ -161,7 +148,6 @@ final class HookedStore implements BlockStore
     public void write(final ByteBuffer[] srcs, final long byteOffset) throws StorageException
     {
         maybeHold(byteOffset);
-        maybeFail("write");
         delegate.write(srcs, byteOffset);
         writeOffsets.add(byteOffset);
     }
@@ -169,7 +155,6 @@ final class HookedStore implements BlockStore
     @Override
     public void flush() throws StorageException
     {
-        maybeFail("flush");
         delegate.flush();
         flushes.incrementAndGet();
     }
