@@ -66,6 +66,8 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     private NbdServer nbd;
     private AdminServer admin;
     private NodeConfig self;
+    /** Where the configuration was loaded from (adjust reads it again). */
+    private Path configDir;
 
     private ReplicationNode(final String nodeName, final List<ResourceConfig> resources, final int ioThreads)
     {
@@ -93,6 +95,7 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
     {
         final List<ResourceConfig> resources = ConfigLoader.forNode(configDir, nodeName);
         final ReplicationNode node = new ReplicationNode(nodeName, resources, ioThreads);
+        node.configDir = configDir;
         try
         {
             node.self = resources.get(0).node(nodeName).orElseThrow();
@@ -516,6 +519,93 @@ public final class ReplicationNode implements AdminOps, AutoCloseable
         ((io.mirra.engine.storage.FaultInjectingStore)r.stores()[volume]).failWith(errno);
         LOG.log(errno == 0 ? Level.WARNING : Level.ERROR, "{0}/{1}: test fault injection: the disk {2}", resource,
             volume, errno == 0 ? "is healthy again" : "fails every request with errno " + errno);
+    }
+
+    @Override
+    public synchronized String adjust(final Optional<String> resource) throws AdminException
+    {
+        final List<ResourceConfig> fresh;
+        try
+        {
+            fresh = ConfigLoader.forNode(configDir, nodeName);
+        }
+        catch (final ConfigException ex)
+        {
+            throw new AdminException("the configuration in " + configDir + " is invalid, nothing changed: " +
+                ex.getMessage().lines().findFirst().orElse(""));
+        }
+        final List<String> applied = new ArrayList<>();
+        final List<String> needRestart = new ArrayList<>();
+        for (final ResourceConfig now : fresh)
+        {
+            if (resource.isPresent() && !resource.get().equals(now.name()))
+            {
+                continue;
+            }
+            final ResourceConfig before = configs.get(now.name());
+            final Running r = running.get(now.name());
+            if (before == null || r == null)
+            {
+                configs.put(now.name(), now);
+                continue; // not running here: the next up uses it
+            }
+            if (before.options().bitmapBlockSizeBytes() != now.options().bitmapBlockSizeBytes())
+            {
+                try
+                {
+                    r.resource.changeBitmapBlockSize(now.options().bitmapBlockSizeBytes());
+                }
+                catch (final IllegalStateException ex)
+                {
+                    throw new AdminException(now.name() + ": " + ex.getMessage());
+                }
+                applied.add(now.name() + ": bitmap-block-size " + now.options().bitmapBlockSizeBytes());
+            }
+            final List<String> other = new ArrayList<>();
+            if (!withBitmapBlockSize(before.options(), now.options().bitmapBlockSizeBytes()).equals(now.options()))
+            {
+                other.add("options");
+            }
+            if (!before.connection().equals(now.connection()))
+            {
+                other.add("connection");
+            }
+            if (!before.volumes().equals(now.volumes()))
+            {
+                other.add("volumes");
+            }
+            if (!before.nodes().equals(now.nodes()))
+            {
+                other.add("nodes");
+            }
+            if (other.isEmpty())
+            {
+                configs.put(now.name(), now);
+            }
+            else
+            {
+                needRestart.add(now.name() + " (" + String.join(", ", other) + ")");
+            }
+        }
+        if (resource.isPresent() && !configs.containsKey(resource.get()))
+        {
+            throw new AdminException("unknown resource " + resource.get() + " on " + nodeName);
+        }
+        if (!needRestart.isEmpty())
+        {
+            throw new AdminException((applied.isEmpty() ? "" : "applied " + String.join(", ", applied) + "; ") +
+                "changed settings that a running resource cannot take need 'down' and 'up' on this node: " +
+                String.join(", ", needRestart));
+        }
+        return applied.isEmpty() ? "" : "applied " + String.join(", ", applied);
+    }
+
+    private static io.mirra.node.config.ResourceOptions withBitmapBlockSize(final io.mirra.node.config.ResourceOptions o,
+        final int blockSize)
+    {
+        return new io.mirra.node.config.ResourceOptions(o.quorum(), o.onNoQuorum(), blockSize, o.afterSb0Pri(),
+            o.afterSb1Pri(), o.afterSb2Pri(), o.resyncRateMinBytesPerSec(), o.resyncRateMaxBytesPerSec(),
+            o.alExtents(), o.resyncAdaptive());
     }
 
     @Override

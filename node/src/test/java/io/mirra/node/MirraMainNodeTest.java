@@ -158,6 +158,28 @@ class MirraMainNodeTest
 
     @Test
     @Timeout(60)
+    void shouldApplyAChangedBitmapBlockSizeToTheRunningResourceAndRefuseWhatNeedsARestart() throws Exception
+    {
+        startNodes("a");
+        awaitStatus("a", "r role:Secondary");
+        assertEquals(new Result(0, "", ""), admin("a", "adjust"), "nothing changed");
+        final Path file = dir.resolve("r.yaml");
+        Files.writeString(file, Files.readString(file).replace("connection:\n",
+            "options:\n  bitmap-block-size: 64K\nconnection:\n"));
+        assertEquals(new Result(0, "applied r: bitmap-block-size 65536\n", ""), admin("a", "adjust", "r"));
+        Files.writeString(file, Files.readString(file).replace("connection:\n", "connection:\n  protocol: A\n"));
+        final Result restart = admin("a", "adjust");
+        assertEquals(1, restart.code(), restart.toString());
+        assertEquals("mirra adjust: changed settings that a running resource cannot take need 'down' and 'up' on " +
+            "this node: r (connection)\n", restart.err());
+        Files.writeString(file, "resource: [broken\n");
+        final Result broken = run("--admin", "127.0.0.1:" + ports[2], "adjust");
+        assertEquals(1, broken.code(), broken.toString());
+        assertTrue(broken.err().contains("is invalid, nothing changed"), broken.err());
+    }
+
+    @Test
+    @Timeout(60)
     void shouldTakeAResourceDownAndUp() throws Exception
     {
         startNodes("a", "b");

@@ -49,7 +49,7 @@ final class PeerState
     /** Why a volume does not replicate, or null. */
     final String[] replicationReason;
     /** Blocks that may differ on that peer, per volume (null where either side is diskless). */
-    final DirtyBitmap[] outOfSync;
+    final DirtyBitmap[] outOfSync; // elements replaced when the bitmap block size changes
     /**
      * Per volume: the peer's copy has this node's current generation (as far as this node knows; true until a
      * connection says otherwise). A write that such a peer would miss starts a new generation first.

@@ -122,6 +122,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private java.util.concurrent.ExecutorService metaThread;
     /** I/O held while this Primary has no quorum (on-no-quorum suspend-io), in arrival order. */
     private final java.util.ArrayDeque<Runnable> suspendedIo = new java.util.ArrayDeque<>();
+    /** Bytes per out-of-sync bit now: the configured size, or the one {@link #changeBitmapBlockSize} set. */
+    private int bitmapBlockSize;
     /** The resource is closing cleanly: STATE shows our UpToDate copies as Outdated (see close). */
     private boolean leaving;
     /** This Primary lost quorum and has not regained it. */
@@ -194,6 +196,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         this.alTxRunning = new boolean[volumes];
         this.bitmapFiles = new BitmapFile[volumes];
         this.detachedStores = new BlockStore[volumes];
+        this.bitmapBlockSize = spec.bitmapBlockSize();
         this.diskStates = new DiskState[volumes];
         this.readBytes = new long[volumes];
         this.writtenBytes = new long[volumes];
@@ -2907,6 +2910,84 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         publish();
     }
 
+    // ---- bitmap block size --------------------------------------------------------------------------------------
+
+    /**
+     * Change the bitmap block size of the running resource (the {@code bitmap-block-size} of {@code adjust}): every
+     * peer's bits are widened or split, never dropped, and persisted in the new size, so no full resync follows. Peers
+     * may use other sizes: ranges travel in bytes.
+     *
+     * @param blockSize a power of two from 4 KiB to 1 MiB.
+     * @throws IllegalArgumentException for an invalid size.
+     * @throws IllegalStateException    while a resync or an online verify runs (their ranges are counted in bits),
+     *                                  or the bitmaps cannot be written.
+     */
+    public void changeBitmapBlockSize(final int blockSize)
+    {
+        new BitmapGeometry(spec.volumeSizes()[0], blockSize); // validates
+        synchronized (this)
+        {
+            if (blockSize == bitmapBlockSize)
+            {
+                return;
+            }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                if (syncSource[v] != null || alTxRunning[v] || !checksumInflight.isEmpty() ||
+                    !verifyInflight.isEmpty())
+                {
+                    throw new IllegalStateException("volume " + v + " of " + spec.name() + " is resyncing or being " +
+                        "verified: change the bitmap block size when that is done");
+                }
+                for (final PeerState peer : peers)
+                {
+                    if (peer.resyncActive[v] || verifySessions[peer.index][v] != null)
+                    {
+                        throw new IllegalStateException("volume " + v + " of " + spec.name() + " is resyncing to or " +
+                            "being verified with " + peer.name() + ": change the bitmap block size when that is done");
+                    }
+                }
+            }
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                final BitmapGeometry geometry = new BitmapGeometry(spec.volumeSizes()[v], blockSize);
+                for (final PeerState peer : peers)
+                {
+                    if (peer.outOfSync[v] != null)
+                    {
+                        peer.outOfSync[v] = peer.outOfSync[v].resize(blockSize);
+                    }
+                }
+                if (bitmapFiles[v] != null && stores[v] != null)
+                {
+                    try
+                    {
+                        bitmapFiles[v].recreate(geometry);
+                        for (final PeerState peer : peers)
+                        {
+                            if (peer.outOfSync[v] != null)
+                            {
+                                bitmapFiles[v].writeAll(peer.index, peer.outOfSync[v]);
+                            }
+                        }
+                        bitmapFiles[v].force();
+                        metas[v].bitmapBlockSize(blockSize);
+                        metas[v].store();
+                    }
+                    catch (final IOException ex)
+                    {
+                        throw new IllegalStateException("cannot write the bitmaps of volume " + v + " in the new " +
+                            "block size: " + ex.getMessage(), ex);
+                    }
+                }
+            }
+            LOG.log(Level.INFO, "{0}: bitmap block size changed from {1} to {2} bytes; bits converted, none dropped",
+                spec.name(), bitmapBlockSize, blockSize);
+            bitmapBlockSize = blockSize;
+        }
+        publish();
+    }
+
     // ---- quorum -------------------------------------------------------------------------------------------------
 
     /**
@@ -3121,7 +3202,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 try
                 {
                     meta = VolumeMeta.loadOrCreate(spec.metaDir().resolve(spec.name() + "-" + v + ".meta"), false,
-                        spec.volumeSizes()[v], spec.bitmapBlockSize(), names);
+                        spec.volumeSizes()[v], bitmapBlockSize, names);
                     meta.setDiskState(DiskState.INCONSISTENT);
                 }
                 catch (final IOException ex)

@@ -15,6 +15,7 @@ import static io.mirra.engine.replication.EngineCluster.await;
 import static io.mirra.engine.replication.EngineCluster.awaitCondition;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -359,6 +360,35 @@ class ResyncTest
         awaitUpToDate("b");
         awaitEqualDisks("a", "b");
         assertEquals(ActivityLog.EXTENT_SIZE, sentTo("a", "b"), "one activity-log extent, not the volume");
+    }
+
+    @Test
+    void shouldChangeTheBitmapBlockSizeOfARunningResourceWithoutAFullResync() throws Exception
+    {
+        System.out.println("seed " + SEED);
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).diskNodes("a", "b").proxies(true).build();
+        final java.util.Set<Integer> written = writeWhileBIsAway(new Random(SEED), 2048, 40);
+        final EngineCluster.Node a = cluster.node("a");
+        a.resource.changeBitmapBlockSize(128 * 1024); // live, while b is away and a keeps writing
+        a.write(0, 0, new byte[4096], false);
+        written.add(0);
+        assertThrows(IllegalArgumentException.class, () -> a.resource.changeBitmapBlockSize(3000));
+        a.resource.pauseSync("b");
+        cluster.proxy("a", "b").heal();
+        awaitCondition("the resync waits, paused", () ->
+            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.PAUSED_SYNC_S);
+        final IllegalStateException busy = assertThrows(IllegalStateException.class,
+            () -> a.resource.changeBitmapBlockSize(4096));
+        assertTrue(busy.getMessage().contains("when that is done"), busy.getMessage());
+        a.resource.resumeSync("b");
+        awaitUpToDate("b");
+        awaitEqualDisks("a", "b");
+        final java.util.Set<Integer> wide = new java.util.HashSet<>();
+        for (final int block : written)
+        {
+            wide.add(block / 32);
+        }
+        assertEquals(128L * 1024 * wide.size(), sentTo("a", "b"), "the 4 KiB bits widened to 128 KiB, none lost");
     }
 
     @Test

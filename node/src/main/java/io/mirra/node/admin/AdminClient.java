@@ -132,6 +132,15 @@ public final class AdminClient
         "Primary; there, 'disconnect' and 'connect' afterwards resync the blocks found.",
         TARGET_HELP);
 
+    /** Usage of {@code mirra adjust}. */
+    public static final String ADJUST_USAGE = String.join("\n",
+        "usage: mirra " + TARGET + " adjust [RES]",
+        "",
+        "Read the configuration again and apply what changed to RES (default: every resource of the node) while it",
+        "runs: bitmap-block-size (the bits are converted, none dropped). Other changes to a running resource are",
+        "refused, naming what needs 'down' and 'up'; a resource that is down takes them at its next 'up'.",
+        TARGET_HELP);
+
     /** Usage of {@code mirra attach}. */
     public static final String ATTACH_USAGE = String.join("\n",
         "usage: mirra " + TARGET + " attach RES [VOL]",
@@ -211,6 +220,7 @@ public final class AdminClient
         "  verify RES [VOL]          compare every block with the peers' copies (online verify)",
         "  invalidate RES [VOL]      discard this node's copy and resync it fully from a peer",
         "  new-current-uuid RES --clear-bitmap  declare new identical disks in sync (no initial sync)",
+        "  adjust [RES]              apply a changed configuration (bitmap-block-size) to the running node",
         "  attach RES [VOL]          attach the local disk again (a full resync follows)",
         "  detach RES [VOL]          stop using the local disk; I/O goes to the peers",
         "  pause-sync RES [PEER]     pause the resync from this node to PEER (default: all peers)",
@@ -230,6 +240,7 @@ public final class AdminClient
         usages.put("verify", VERIFY_USAGE);
         usages.put("invalidate", INVALIDATE_USAGE);
         usages.put("new-current-uuid", NEW_CURRENT_UUID_USAGE);
+        usages.put("adjust", ADJUST_USAGE);
         usages.put("attach", ATTACH_USAGE);
         usages.put("detach", DETACH_USAGE);
         usages.put("pause-sync", PAUSE_SYNC_USAGE);
@@ -399,7 +410,7 @@ public final class AdminClient
             default:
                 maxPositional = 1;
         }
-        final boolean needsResource = !takesJson;
+        final boolean needsResource = !takesJson && !command.equals("adjust");
         if (needsResource && positional.isEmpty())
         {
             throw new UsageException(prefix + ": RES is required (see " + prefix + " --help)");

@@ -115,6 +115,18 @@ public interface AdminOps
     void injectDiskFault(String resource, int volume, int errno) throws AdminException;
 
     /**
+     * Read the configuration again and apply what changed to running resources: {@code bitmap-block-size} live;
+     * anything else is refused naming what needs a {@code down} and {@code up}. A resource not running here takes
+     * the new configuration at its next {@code up}.
+     *
+     * @param resource one resource, or empty for all of this node's.
+     * @return a line saying what was applied (empty when nothing).
+     * @throws AdminException for an invalid configuration (nothing changes) or changes a running resource cannot
+     *                        take.
+     */
+    String adjust(Optional<String> resource) throws AdminException;
+
+    /**
      * Pause or resume resyncs from this node to one peer or every peer.
      *
      * @param resource the resource.

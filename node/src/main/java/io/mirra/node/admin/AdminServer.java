@@ -44,6 +44,7 @@ import java.util.logging.Logger;
  *   POST /v1/new-current-uuid?resource=R&amp;clear-bitmap=1
  *   POST /v1/pause-sync?resource=R[&amp;peer=P]            (also /v1/resume-sync)
  *   POST /v1/attach?resource=R[&amp;volume=V]               (also /v1/detach)
+ *   POST /v1/adjust[?resource=R]
  *   POST /v1/test-disk-fault?resource=R&amp;volume=V&amp;errno=N  (tests: MIRRA_TEST_FAULTS=1 only)
  *   GET  /v1/events[?json=1]                       a chunked stream, one line per state change
  * </pre>
@@ -91,6 +92,7 @@ public final class AdminServer implements AutoCloseable
         NEW_CURRENT_UUID("/v1/new-current-uuid", "POST", "resource", "clear-bitmap"),
         PAUSE_SYNC("/v1/pause-sync", "POST", "resource", "peer"),
         ATTACH("/v1/attach", "POST", "resource", "volume"),
+        ADJUST("/v1/adjust", "POST", "resource"),
         TEST_DISK_FAULT("/v1/test-disk-fault", "POST", "resource", "volume", "errno"),
         DETACH("/v1/detach", "POST", "resource", "volume"),
         RESUME_SYNC("/v1/resume-sync", "POST", "resource", "peer"),
@@ -363,6 +365,12 @@ public final class AdminServer implements AutoCloseable
             case VERIFY:
                 ops.verify(resource(params), volume(params));
                 break;
+            case ADJUST:
+            {
+                final String applied = ops.adjust(Optional.ofNullable(params.get("resource")));
+                reply(exchange, 200, TEXT, applied.isEmpty() ? "" : applied + "\n");
+                return false;
+            }
             case TEST_DISK_FAULT:
                 ops.injectDiskFault(resource(params), volume(params).orElse(0), errno(params));
                 break;

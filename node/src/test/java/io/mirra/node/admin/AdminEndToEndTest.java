@@ -227,7 +227,7 @@ class AdminEndToEndTest
     {
         final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         assertHttp(http, "GET", "/v1/nothing", 404, "unknown path /v1/nothing (the admin endpoint serves " +
-            "/v1/attach, /v1/connect, /v1/detach, /v1/disconnect, /v1/down, /v1/events, /v1/invalidate, " +
+            "/v1/adjust, /v1/attach, /v1/connect, /v1/detach, /v1/disconnect, /v1/down, /v1/events, /v1/invalidate, " +
             "/v1/new-current-uuid, /v1/pause-sync, /v1/primary, /v1/resume-sync, /v1/secondary, /v1/status, " +
             "/v1/test-disk-fault, /v1/up, /v1/verify)\n");
         assertHttp(http, "GET", "/v1/status/", 404, null);

@@ -149,6 +149,13 @@ final class FakeAdminOps implements AdminOps
     }
 
     @Override
+    public String adjust(final Optional<String> resource) throws AdminException
+    {
+        calls.add("adjust" + resource.map((r) -> " " + r).orElse(""));
+        return "applied nothing";
+    }
+
+    @Override
     public void invalidate(final String resource, final java.util.OptionalInt volume) throws AdminException
     {
         op("invalidate", resource, volume.isPresent() ? String.valueOf(volume.getAsInt()) : null);
