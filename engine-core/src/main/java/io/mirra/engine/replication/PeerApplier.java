@@ -159,6 +159,10 @@ final class PeerApplier
                 resource.onResyncDataArrived(volume);
             }
             op.store = resource.store(volume);
+            if (op.kind == ApplyOp.WRITE || op.kind == ApplyOp.TRIM || op.kind == ApplyOp.ZERO)
+            {
+                resource.recordPrimaryWrite(volume, op.offset, op.length);
+            }
             if (op.isWrite())
             {
                 peer.receivedBytes[volume] += op.kind == ApplyOp.WRITE || op.kind == ApplyOp.RESYNC ? op.length : 0;

@@ -56,6 +56,11 @@ final class PeerState
      */
     final boolean[] sameGen;
     final long[] sentBytes;
+    /**
+     * Per volume, while this node is Primary and the peer replicates from it: the generation the peer had when that
+     * began (0: not replicating from us). A resync request counted from it is exact with our bits alone.
+     */
+    final long[] replicatingSince;
     /** Per volume: the generation the peer had when this node started marking its bits (0: unknown). */
     final long[] bitmapBaseGen;
     /** SyncSource side, per volume: a resync to this peer is running. */
@@ -115,6 +120,7 @@ final class PeerState
         java.util.Arrays.fill(sameGen, true);
         sentBytes = new long[volumes];
         bitmapBaseGen = new long[volumes];
+        replicatingSince = new long[volumes];
         resyncActive = new boolean[volumes];
         replicateDuringResync = new boolean[volumes];
         resyncCursor = new long[volumes];
@@ -168,6 +174,7 @@ final class PeerState
         unackedRequests = 0;
         pendingReads = 0;
         java.util.Arrays.fill(resyncActive, false);
+        java.util.Arrays.fill(replicatingSince, 0);
         java.util.Arrays.fill(replicateDuringResync, false);
         java.util.Arrays.fill(resyncInFlight, 0);
         java.util.Arrays.fill(resyncInFlightBytes, 0);

@@ -122,6 +122,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private java.util.concurrent.ExecutorService metaThread;
     /** I/O held while this Primary has no quorum (on-no-quorum suspend-io), in arrival order. */
     private final java.util.ArrayDeque<Runnable> suspendedIo = new java.util.ArrayDeque<>();
+    /**
+     * The ranges of the last writes received from the Primary (a ring of {@link #RECENT_WRITES} entries): when that
+     * Primary is lost, the Secondaries may each hold a different prefix of its last writes, so these ranges are
+     * resynced from whichever node becomes Primary next (see {@link #onPrimaryLost}).
+     */
+    static final int RECENT_WRITES = 32768;
+    private final int[] recentVolumes = new int[RECENT_WRITES];
+    private final long[] recentOffsets = new long[RECENT_WRITES];
+    private final long[] recentLengths = new long[RECENT_WRITES];
+    private long recentCount;
+    /** Per volume, after the Primary was lost: the blocks its last writes touched here; null when none pending. */
+    private DirtyBitmap[] unstable;
+    private String lostPrimary;
     /** Bytes per out-of-sync bit now: the configured size, or the one {@link #changeBitmapBlockSize} set. */
     private int bitmapBlockSize;
     /** The resource is closing cleanly: STATE shows our UpToDate copies as Outdated (see close). */
@@ -1554,8 +1567,11 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             // Our bits say what the peer lacks when they count from the generation it has; with the same generation,
             // the two copies differ only where either side's bits (sent ahead as OUT_OF_SYNC) say so.
+            // A peer that replicated from us all along may ask with a generation we left since (it had not yet
+            // taken our new one): it has every write of the newer ones, so its bits are still exact.
+            final boolean followedUs = peer.replicates(v) && peer.replicatingSince[v] == targetGen && targetGen != 0;
             final boolean full = (flags & ReplicationProtocol.RESYNC_FLAG_FULL) != 0 ||
-                peer.bitmapBaseGen[v] != targetGen && targetGen != metas[v].currentGen();
+                peer.bitmapBaseGen[v] != targetGen && targetGen != metas[v].currentGen() && !followedUs;
             if (full)
             {
                 // We cannot tell which blocks differ: all of them.
@@ -1990,6 +2006,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         // From here on writes go to the peer again; they follow RESYNC_END on the data stream.
         peer.replication[v] = ReplicationState.ESTABLISHED;
         peer.sameGen[v] = true;
+        peer.replicatingSince[v] = role == Role.PRIMARY ? metas[v].currentGen() : 0;
         setBitmapBase(peer, v, 0, 0);
         storeMeta(v);
         peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, metas[v].currentGen(),
@@ -2272,6 +2289,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         synchronized (this)
         {
             dropPeerOps(peer, reason);
+            if (peer.role == Role.PRIMARY)
+            {
+                onPrimaryLost(peer);
+            }
             boolean outdated = !peer.stateKnown ? peer.leftCleanly : true;
             boolean anyDisk = false;
             for (int v = 0; v < spec.volumeCount() && peer.stateKnown; v++)
@@ -2418,6 +2439,19 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 {
                     followGeneration(peer, v);
                 }
+                else if (peer.role != Role.PRIMARY && oldGen != peer.currentGens[v] && stores[v] != null &&
+                    !peer.isDiskless(v) && peer.diskStates[v] == DiskState.UP_TO_DATE &&
+                    diskStates[v] == DiskState.UP_TO_DATE && contains(peer.histories[v], metas[v].currentGen()))
+                {
+                    // A Secondary we are connected to took a newer generation from a Primary we no longer hear:
+                    // our copy missed those writes. Never offer it as current again (no promotion from it).
+                    LOG.log(Level.WARNING, "{0}/{1}: {2} has newer data (generation {3}) than this copy: Outdated",
+                        spec.name(), v, peer.name(), VolumeMeta.hex(peer.currentGens[v]));
+                    peer.replication[v] = ReplicationState.OFF;
+                    peer.sameGen[v] = false;
+                    peer.replicationReason[v] = "resync needed: " + peer.name() + " has newer data";
+                    outdateLocal(v);
+                }
                 if (role == Role.PRIMARY && !peer.isDiskless(v) && (peer.diskStates[v] == DiskState.DISKLESS ||
                     peer.diskStates[v] == DiskState.FAILED) && peer.replication[v] != ReplicationState.OFF)
                 {
@@ -2434,6 +2468,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 if (peer.role == Role.PRIMARY)
                 {
                     abandonResyncsAsSecondary(peer);
+                    if (role != Role.PRIMARY)
+                    {
+                        reconcileAfterLostPrimary(peer);
+                    }
                 }
             }
             if ((state.flags() & ReplicationProtocol.STATE_FLAG_SEEN) != 0)
@@ -2506,6 +2544,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             !crashedPrimary[v])
         {
             peer.replication[v] = ReplicationState.ESTABLISHED;
+            peer.replicatingSince[v] = role == Role.PRIMARY ? peerGen : 0;
             peer.outOfSync[v].clearAll();
             if (peer.bitmapBaseGen[v] != 0 || metas[v].peerFlags(peer.index) != 0)
             {
@@ -2908,6 +2947,104 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
         }
         publish();
+    }
+
+    // ---- a lost Primary's last writes ---------------------------------------------------------------------------
+
+    /** Under the lock (the applier): a write from the Primary was received. */
+    void recordPrimaryWrite(final int v, final long offset, final long length)
+    {
+        final int slot = (int)(recentCount++ % RECENT_WRITES);
+        recentVolumes[slot] = v;
+        recentOffsets[slot] = offset;
+        recentLengths[slot] = length;
+    }
+
+    /**
+     * Under the lock: the Primary's link went down. Its last writes may have reached some Secondaries and not others
+     * (each received a prefix of its stream): remember the blocks they touched here, to resync them from the next
+     * Primary, whichever of us it is. When more writes were received than the ring holds, everything is suspect.
+     */
+    private void onPrimaryLost(final PeerState primary)
+    {
+        if (role == Role.PRIMARY || recentCount == 0)
+        {
+            return;
+        }
+        if (unstable == null)
+        {
+            unstable = new DirtyBitmap[spec.volumeCount()];
+        }
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (stores[v] != null && unstable[v] == null)
+            {
+                unstable[v] = new DirtyBitmap(new BitmapGeometry(spec.volumeSizes()[v], bitmapBlockSize));
+            }
+        }
+        final long n = Math.min(recentCount, RECENT_WRITES);
+        for (long i = recentCount - n; i < recentCount; i++)
+        {
+            final int slot = (int)(i % RECENT_WRITES);
+            final DirtyBitmap bits = unstable[recentVolumes[slot]];
+            if (bits != null)
+            {
+                bits.markByteRange(recentOffsets[slot], recentLengths[slot]);
+            }
+        }
+        if (recentCount > RECENT_WRITES)
+        {
+            for (final DirtyBitmap bits : unstable)
+            {
+                if (bits != null)
+                {
+                    bits.setAll(); // the ring was not enough to know: everything may differ
+                }
+            }
+        }
+        recentCount = 0;
+        lostPrimary = primary.name();
+        LOG.log(Level.WARNING, "{0}: Primary {1} is lost; the blocks of its last writes here are resynced from the " +
+            "next Primary", spec.name(), primary.name());
+    }
+
+    /**
+     * Under the lock: after a lost Primary, a node became Primary. On the new Primary (peer == null): the blocks are
+     * out of sync for every peer with a copy (each asks for them). On a Secondary (peer = the new Primary): they are
+     * asked from it, with the new Primary adding its own: the resync copies the union, so every copy ends up with the
+     * new Primary's data (writes beyond its prefix were never acknowledged: protocol C waits for every connected
+     * copy).
+     */
+    private void reconcileAfterLostPrimary(final PeerState newPrimary)
+    {
+        if (unstable == null)
+        {
+            return;
+        }
+        final DirtyBitmap[] blocks = unstable;
+        unstable = null;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (blocks[v] == null)
+            {
+                continue;
+            }
+            for (final PeerState peer : peers)
+            {
+                if (peer.outOfSync[v] == null || newPrimary != null && peer != newPrimary)
+                {
+                    continue;
+                }
+                peer.outOfSync[v].or(blocks[v].resize(peer.outOfSync[v].geometry().blockSize()));
+                if (newPrimary != null && peer.replication[v] == ReplicationState.ESTABLISHED)
+                {
+                    LOG.log(Level.INFO, "{0}/{1}: {2} is the new Primary after {3}: resyncing {4} bytes its last " +
+                        "writes touched", spec.name(), v, peer.name(), lostPrimary, blocks[v].outOfSyncBytes());
+                    peer.replication[v] = ReplicationState.OFF;
+                    requestResync(peer, v, false, "the writes of the lost Primary " + lostPrimary + " may differ");
+                }
+            }
+        }
     }
 
     // ---- bitmap block size --------------------------------------------------------------------------------------
@@ -4058,7 +4195,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
         }
         persistPrimaryFlag(true); // before the first write: a crash from here on is a crash as Primary
+        reconcileAfterLostPrimary(null); // our own copy is the truth: the peers ask for the blocks that may differ
         role = Role.PRIMARY;
+        for (final PeerState peer : peers)
+        {
+            for (int v = 0; v < spec.volumeCount(); v++)
+            {
+                peer.replicatingSince[v] = peer.replicates(v) ? metas[v].currentGen() : 0;
+            }
+        }
         LOG.log(Level.INFO, "{0}: {1} is Primary", spec.name(), spec.nodeName());
         if (force)
         {
@@ -4214,6 +4359,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     {
                         grantedTo = null;
                         peer.role = Role.PRIMARY; // before its STATE arrives on the data stream
+                        if (role != Role.PRIMARY)
+                        {
+                            reconcileAfterLostPrimary(peer);
+                        }
                     }
                     break;
                 default:

@@ -105,6 +105,8 @@ class ResyncTest
         assertEquals(0, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
         awaitEqualDisks("a", "b");
         assertEquals(cluster.node("a").resource.currentGeneration(0), cluster.node("b").resource.currentGeneration(0));
+        awaitCondition("a sees b UpToDate", () -> connection("a", "b").peerDevices().get(0).peerDiskState() ==
+            DiskState.UP_TO_DATE);
         assertEquals(0L, await(a.resource.verify("b")), "an online verify after the resync finds no difference");
         // Replication goes on after the resync.
         a.write(0, 8192, new byte[] {42}, false);
@@ -447,8 +449,10 @@ class ResyncTest
             IllegalStateException.class, () -> a.resource.verify("b"));
         assertTrue(refused.getMessage().contains("b is not connected"), refused.getMessage());
         a.resource.connect("b");
-        awaitCondition("b resynced", () -> connection("a", "b").peerDevices().get(0).outOfSyncBytes() == 0 &&
-            connection("a", "b").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED);
+        awaitCondition("b resynced, and a knows it", () -> connection("a", "b").peerDevices().get(0)
+            .outOfSyncBytes() == 0 && connection("a", "b").peerDevices().get(0).replicationState() ==
+            ReplicationState.ESTABLISHED && connection("a", "b").peerDevices().get(0).peerDiskState() ==
+            DiskState.UP_TO_DATE);
         awaitEqualDisks("a", "b");
         assertEquals(0L, await(a.resource.verify("b")));
     }
@@ -496,8 +500,7 @@ class ResyncTest
         final byte[] data = new byte[64 * 1024];
         random.nextBytes(data);
         a.write(0, 1 << 20, data, false); // completes once the peer timeout gave b up
-        assertEquals(ConnectionState.CONNECTING, connection("a", "b").connectionState());
-        assertTrue(connection("a", "b").reason().contains("no answer from the peer"), connection("a", "b").reason());
+        assertEquals(ConnectionState.CONNECTING, connection("a", "b").connectionState()); // (retries go on)
         assertEquals(data.length, connection("a", "b").peerDevices().get(0).outOfSyncBytes());
         cluster.proxy("a", "b").heal();
         awaitCondition("b resynced from a", () -> connection("a", "b").peerDevices().get(0).replicationState() ==
