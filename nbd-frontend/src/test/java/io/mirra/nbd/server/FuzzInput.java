@@ -1,0 +1,126 @@
+package io.mirra.nbd.server;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * How the guided fuzz tests read their input, and how seed files are written in that layout.
+ * <p>
+ * Jazzer's {@link FuzzedDataProvider} takes integers from the <em>end</em> of the input and the remaining bytes from
+ * the front. The fuzz tests first read a few small integers (how the stream is split into reads, and per test a
+ * few choices), then take the rest as the byte stream. A seed is therefore the stream followed by those integers,
+ * written in the order {@code FuzzedDataProvider} reads them back: the first integer read is the last bytes of the
+ * input, most significant byte last ({@code consumeInt(min, max)} takes as many bytes as {@code max - min} needs and
+ * returns the raw value unchanged when it is already within the range).
+ */
+final class FuzzInput
+{
+    /** Most explicit read sizes in an input; they repeat in a cycle, none means one read for the whole stream. */
+    static final int MAX_CUTS = 16;
+    /** Largest explicit read size. */
+    static final int MAX_CUT = 4096;
+
+    private FuzzInput()
+    {
+    }
+
+    /**
+     * Read the split of the stream into reads: a count, then that many sizes.
+     *
+     * @param data the fuzzer's input.
+     * @return the read sizes, cycled over the stream; empty for a single read.
+     */
+    static int[] readCuts(final FuzzedDataProvider data)
+    {
+        final int[] cuts = new int[data.consumeInt(0, MAX_CUTS)];
+        for (int i = 0; i < cuts.length; i++)
+        {
+            cuts[i] = data.consumeInt(1, MAX_CUT);
+        }
+        return cuts;
+    }
+
+    /**
+     * The reads a stream is split into.
+     *
+     * @param streamLength bytes in the stream.
+     * @param cuts         sizes cycled over the stream, or none for one read.
+     * @return the length of each read, in order.
+     */
+    static List<Integer> reads(final int streamLength, final int[] cuts)
+    {
+        final List<Integer> reads = new ArrayList<>();
+        int at = 0;
+        for (int i = 0; at < streamLength; i++)
+        {
+            final int length = cuts.length == 0 ? streamLength : Math.min(cuts[i % cuts.length], streamLength - at);
+            reads.add(length);
+            at += length;
+        }
+        return reads;
+    }
+
+    /** Writes a seed: integers in the order the fuzz test reads them, then the stream. */
+    static final class SeedWriter
+    {
+        private final ByteArrayOutputStream readOrder = new ByteArrayOutputStream();
+
+        /**
+         * @param value what {@code consumeInt(min, max)} must return.
+         * @param min   as the test passes it.
+         * @param max   as the test passes it.
+         * @return this.
+         */
+        SeedWriter integer(final int value, final int min, final int max)
+        {
+            if (value < min || value > max)
+            {
+                throw new IllegalArgumentException(value + " not in " + min + ".." + max);
+            }
+            final long range = (long)max - min;
+            int bytes = 0;
+            while (bytes < Integer.BYTES && (range >>> (8 * bytes)) > 0)
+            {
+                bytes++;
+            }
+            for (int i = bytes - 1; i >= 0; i--)
+            {
+                readOrder.write((value >>> (8 * i)) & 0xFF); // read first: the most significant byte
+            }
+            return this;
+        }
+
+        /**
+         * @param cuts read sizes as {@link #readCuts} returns them.
+         * @return this.
+         */
+        SeedWriter cuts(final int... cuts)
+        {
+            integer(cuts.length, 0, MAX_CUTS);
+            for (final int cut : cuts)
+            {
+                integer(cut, 1, MAX_CUT);
+            }
+            return this;
+        }
+
+        /**
+         * @param stream the bytes to decode.
+         * @return the seed file's content.
+         */
+        byte[] stream(final byte[] stream)
+        {
+            final byte[] integers = readOrder.toByteArray();
+            final byte[] seed = Arrays.copyOf(stream, stream.length + integers.length);
+            for (int i = 0; i < integers.length; i++)
+            {
+                seed[seed.length - 1 - i] = integers[i]; // read from the end backwards
+            }
+            return seed;
+        }
+    }
+}
