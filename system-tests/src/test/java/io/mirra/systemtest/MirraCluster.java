@@ -54,14 +54,24 @@ final class MirraCluster implements AutoCloseable
     /** Every process ever started, also the crashed ones, for the logs in {@link #describe()}. */
     private final Map<String, List<Clients.Background>> started = new LinkedHashMap<>();
     private final Thread shutdownHook;
+    /** Per-node configuration directories (see {@link #writeNodeConfig}); a node without one uses {@link #configDir}. */
+    private final Map<String, Path> nodeConfigDirs = new LinkedHashMap<>();
+    private final String volumeSize;
+    private final String secret;
+    private final String extraYaml;
+    private Map<String, String> environment = NO_BUILD;
     private int starts;
 
-    private MirraCluster(final Path dir, final Path configDir, final String resource, final Map<String, Node> nodes)
+    private MirraCluster(final Path dir, final Path configDir, final String resource, final Map<String, Node> nodes,
+        final String volumeSize, final String secret, final String extraYaml)
     {
         this.dir = dir;
         this.configDir = configDir;
         this.resource = resource;
         this.nodes = nodes;
+        this.volumeSize = volumeSize;
+        this.secret = secret;
+        this.extraYaml = extraYaml;
         this.shutdownHook = new Thread(this::killAll, "mirra-cluster-cleanup");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
@@ -80,6 +90,19 @@ final class MirraCluster implements AutoCloseable
     static MirraCluster create(final Path dir, final String resource, final String volumeSize, final String secret,
         final List<String> names, final Set<String> diskless) throws IOException
     {
+        return create(dir, resource, volumeSize, secret, names, diskless, "");
+    }
+
+    /**
+     * {@link #create(Path, String, String, String, List, Set)} with more YAML appended to the resource file.
+     *
+     * @param extraYaml YAML lines: those at its start indented by two spaces are added to the {@code connection:}
+     *                  mapping (e.g. {@code "  peer-timeout: 2s"}), the rest are top-level keys other than
+     *                  {@code connection} (e.g. an {@code options:} mapping).
+     */
+    static MirraCluster create(final Path dir, final String resource, final String volumeSize, final String secret,
+        final List<String> names, final Set<String> diskless, final String extraYaml) throws IOException
+    {
         final Path configDir = dir.resolve("config");
         Files.createDirectories(configDir);
         final Map<String, Node> nodes = new LinkedHashMap<>();
@@ -94,6 +117,17 @@ final class MirraCluster implements AutoCloseable
             nodes.put(name, new Node(name, i, host, freePort(host, used), freePort(host, used), freePort(host, used),
                 stateDir, diskless.contains(name) ? null : stateDir.resolve(resource + "-0.img")));
         }
+        final MirraCluster cluster = new MirraCluster(dir, configDir, resource, nodes, volumeSize, secret, extraYaml);
+        Files.writeString(configDir.resolve(resource + ".yaml"), cluster.yaml(Map.of()), StandardCharsets.UTF_8);
+        return cluster;
+    }
+
+    /**
+     * @param addresses replication addresses to write instead of the nodes' own, by node name.
+     * @return the resource file.
+     */
+    private String yaml(final Map<String, String> addresses)
+    {
         final StringBuilder yaml = new StringBuilder()
             .append("# written by ").append(MirraCluster.class.getSimpleName()).append('\n')
             .append("resource: ").append(resource).append('\n')
@@ -103,18 +137,85 @@ final class MirraCluster implements AutoCloseable
         {
             yaml.append("  ").append(node.name()).append(":\n")
                 .append("    node-id: ").append(node.nodeId()).append('\n')
-                .append("    address: ").append(node.host()).append(':').append(node.replicationPort()).append('\n')
+                .append("    address: ").append(addresses.getOrDefault(node.name(),
+                    node.host() + ":" + node.replicationPort())).append('\n')
                 .append("    nbd: ").append(node.nbd()).append('\n')
                 .append("    admin: ").append(node.host()).append(':').append(node.adminPort()).append('\n')
                 .append("    state-dir: ").append(node.stateDir()).append('\n')
                 .append("    volumes:\n      0:\n        disk: ")
                 .append(node.diskless() ? "diskless" : node.disk().toString()).append('\n');
         }
+        // Lines of extraYaml indented by two spaces at its start belong to the connection mapping.
+        final List<String> connectionLines = new ArrayList<>();
+        final List<String> otherLines = new ArrayList<>();
+        boolean leading = true;
+        for (final String line : extraYaml.lines().toList())
+        {
+            leading &= line.startsWith("  ");
+            (leading ? connectionLines : otherLines).add(line);
+        }
         yaml.append("connection:\n")
             .append("  protocol: C\n")
             .append("  secret: ").append(secret).append('\n');
-        Files.writeString(configDir.resolve(resource + ".yaml"), yaml, StandardCharsets.UTF_8);
-        return new MirraCluster(dir, configDir, resource, nodes);
+        connectionLines.forEach(line -> yaml.append(line).append('\n'));
+        otherLines.forEach(line -> yaml.append(line).append('\n'));
+        return yaml.toString();
+    }
+
+    /**
+     * Give node {@code name} a configuration directory of its own, {@code dir/config-NAME}, the same resource file
+     * but with other replication addresses for some nodes (e.g. the peers it dials reached through proxies).
+     *
+     * @param name      the node.
+     * @param addresses {@code HOST:PORT} by node name, written instead of those nodes' own addresses.
+     * @return the directory; {@link #start} and {@link #admin} use it for that node from now on.
+     */
+    synchronized Path writeNodeConfig(final String name, final Map<String, String> addresses) throws IOException
+    {
+        node(name);
+        final Path nodeDir = dir.resolve("config-" + name);
+        Files.createDirectories(nodeDir);
+        Files.writeString(nodeDir.resolve(resource + ".yaml"), yaml(addresses), StandardCharsets.UTF_8);
+        nodeConfigDirs.put(name, nodeDir);
+        return nodeDir;
+    }
+
+    /** @return the configuration directory node {@code name} runs with. */
+    synchronized Path configDir(final String name)
+    {
+        return nodeConfigDirs.getOrDefault(name, configDir);
+    }
+
+    /** @param extra environment added to {@link #NO_BUILD} for the nodes started from now on. */
+    synchronized void environment(final Map<String, String> extra)
+    {
+        final Map<String, String> env = new LinkedHashMap<>(NO_BUILD);
+        env.putAll(extra);
+        environment = Map.copyOf(env);
+    }
+
+    /** @return whether node {@code name} was started and has not been crashed or exited. */
+    synchronized boolean isRunning(final String name)
+    {
+        final Clients.Background process = running.get(name);
+        return process != null && process.isAlive();
+    }
+
+    /** @return the whole output (stdout, then stderr) of every process started for node {@code name}, in order. */
+    synchronized String output(final String name)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (final Clients.Background process : started.getOrDefault(name, List.of()))
+        {
+            sb.append(process.stdout()).append('\n').append(process.stderr()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** @return the directory of the configuration, state directories, disks and logs. */
+    Path dir()
+    {
+        return dir;
     }
 
     Path configDir()
@@ -161,8 +262,8 @@ final class MirraCluster implements AutoCloseable
         {
             throw new IllegalStateException("node " + name + " is already running");
         }
-        final Clients.Background process = Clients.start(dir, "node-" + name + "-" + (++starts), NO_BUILD,
-            launcher(), "node", "--config", configDir.toString(), "--name", name);
+        final Clients.Background process = Clients.start(dir, "node-" + name + "-" + (++starts), environment,
+            launcher(), "node", "--config", configDir(name).toString(), "--name", name);
         running.put(name, process);
         started.computeIfAbsent(name, k -> new ArrayList<>()).add(process);
     }
@@ -216,7 +317,7 @@ final class MirraCluster implements AutoCloseable
      */
     Clients.Result admin(final Duration timeout, final String node, final String... args)
     {
-        final List<String> command = new ArrayList<>(List.of(launcher(), "--config", configDir.toString(),
+        final List<String> command = new ArrayList<>(List.of(launcher(), "--config", configDir(node).toString(),
             "--name", node));
         command.addAll(List.of(args));
         return Clients.run(timeout, NO_BUILD, dir, command);
