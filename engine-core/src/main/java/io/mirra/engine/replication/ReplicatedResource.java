@@ -616,6 +616,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final String refusal;
         synchronized (this)
         {
+            // The link may be down before its onLinkDown has run: decide on what the links say now, so no request
+            // issued after a peer was seen gone slips through without quorum.
+            checkQuorum();
             if (quorumLost && role == Role.PRIMARY && !closed)
             {
                 if (spec.quorumSuspendIo())
@@ -809,6 +812,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final String refusal;
         synchronized (this)
         {
+            // The link may be down before its onLinkDown has run: decide on what the links say now, so no request
+            // issued after a peer was seen gone slips through without quorum.
+            checkQuorum();
             if (quorumLost && role == Role.PRIMARY && !closed)
             {
                 if (spec.quorumSuspendIo())
@@ -2293,18 +2299,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 onPrimaryLost(peer);
             }
-            boolean outdated = !peer.stateKnown ? peer.leftCleanly : true;
-            boolean anyDisk = false;
-            for (int v = 0; v < spec.volumeCount() && peer.stateKnown; v++)
-            {
-                if (!peer.isDiskless(v))
-                {
-                    anyDisk = true;
-                    outdated &= peer.diskStates[v] == DiskState.OUTDATED;
-                }
-            }
-            // A node that left cleanly said so: its copies went Outdated in its last STATE.
-            peer.leftCleanly = anyDisk && outdated;
+            peer.leftCleanly = leftCleanly(peer);
             peer.resetConnection();
             if (peer.splitBrain && !peer.standAlone)
             {
@@ -3146,12 +3141,37 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 reachable++;
                 total++;
             }
-            else if (!peer.leftCleanly)
+            else if (!leftCleanly(peer))
             {
                 total++;
             }
         }
         return spec.quorum() == ResourceSpec.QUORUM_MAJORITY ? 2 * reachable > total : reachable >= spec.quorum();
+    }
+
+    /**
+     * A node that left cleanly said so: its copies went Outdated in its last STATE. Read from that STATE while it is
+     * still there, so the answer is the same between the link going down and this resource hearing of it.
+     */
+    private boolean leftCleanly(final PeerState peer)
+    {
+        if (!peer.stateKnown)
+        {
+            return peer.leftCleanly;
+        }
+        boolean anyDisk = false;
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (!peer.isDiskless(v))
+            {
+                anyDisk = true;
+                if (peer.diskStates[v] != DiskState.OUTDATED)
+                {
+                    return false;
+                }
+            }
+        }
+        return anyDisk;
     }
 
     private String noQuorumMessage()
