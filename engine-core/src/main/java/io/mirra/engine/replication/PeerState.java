@@ -37,6 +37,12 @@ final class PeerState
     final boolean[] sbDetected;
     final boolean[] sbSent;
     final boolean[] sbReceived;
+    /** Per volume: this peer refused to be our resync source; asked again only once it sends a new STATE. */
+    final boolean[] resyncRefused;
+    /** We refused to resync this peer because another node is Primary: it hears from us when that changes. */
+    boolean refusedForPrimary;
+    /** STATEs with STATE_FLAG_ACK_REQUESTED sent to this peer on this connection and not yet answered. */
+    int stateAcksPending;
     /** The peer's report: changed bytes (-1 unknown), when it became Primary, flags. */
     final long[] sbChanges;
     final long[] sbPrimarySince;
@@ -141,12 +147,14 @@ final class PeerState
         sbDetected = new boolean[volumes];
         sbSent = new boolean[volumes];
         sbReceived = new boolean[volumes];
+        resyncRefused = new boolean[volumes];
         sbChanges = new long[volumes];
         sbPrimarySince = new long[volumes];
         sbFlags = new int[volumes];
         for (int v = 0; v < volumes; v++)
         {
-            if (!spec.disklessVolumes()[v] && !resource.disklessVolumes()[v])
+            // Also on a node without a disk: as Primary it counts what each copy missed, and resyncs it.
+            if (!spec.disklessVolumes()[v])
             {
                 outOfSync[v] = new DirtyBitmap(new BitmapGeometry(resource.volumeSizes()[v],
                     resource.bitmapBlockSize()));
@@ -181,6 +189,9 @@ final class PeerState
         java.util.Arrays.fill(sbDetected, false);
         java.util.Arrays.fill(sbSent, false);
         java.util.Arrays.fill(sbReceived, false);
+        java.util.Arrays.fill(resyncRefused, false);
+        refusedForPrimary = false;
+        stateAcksPending = 0;
     }
 
     boolean isUp()

@@ -122,6 +122,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     private java.util.concurrent.ExecutorService metaThread;
     /** I/O held while this Primary has no quorum (on-no-quorum suspend-io), in arrival order. */
     private final java.util.ArrayDeque<Runnable> suspendedIo = new java.util.ArrayDeque<>();
+    /** Demotions waiting until every connected peer has processed the Secondary STATE (STATE_FLAG_ACK). */
+    private final List<CompletableFuture<Void>> demotions = new ArrayList<>();
     /**
      * The ranges of the last writes received from the Primary (a ring of {@link #RECENT_WRITES} entries): when that
      * Primary is lost, the Secondaries may each hold a different prefix of its last writes, so these ranges are
@@ -477,6 +479,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             t = transport;
             checkQuorum(); // held requests are released and refused
         }
+        completeDemotions(); // closed: nothing more to wait for
         if (t != null)
         {
             t.close();
@@ -1564,6 +1567,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 LOG.log(Level.WARNING, "{0}/{1}: not resyncing {2}: {3}", spec.name(), v, peer.name(), refusal);
                 peer.replicationReason[v] = "resync refused: " + refusal;
+                // When that Primary is gone, our next STATE tells the peer to ask again.
+                peer.refusedForPrimary |= otherConnectedPrimary() != null;
                 if (v < spec.volumeCount())
                 {
                     // A RESYNC_END with generation 0 says "no": the peer looks for another source.
@@ -1639,9 +1644,22 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         {
             return "no such volume or resource closed";
         }
-        if (stores[v] == null || peer.outOfSync[v] == null)
+        if (peer.outOfSync[v] == null)
         {
-            return "one of the two nodes is diskless for volume " + v;
+            return peer.name() + " is diskless for volume " + v;
+        }
+        if (stores[v] == null)
+        {
+            // A Primary without a disk resyncs through an UpToDate peer's copy (see startRemoteResyncRead).
+            if (role != Role.PRIMARY)
+            {
+                return "this node has no disk for volume " + v + " and is not Primary";
+            }
+            if (metas[v].currentGen() == 0 || remoteReads.pick(v) == null)
+            {
+                return "no UpToDate copy of volume " + v + " is reachable to read the resync data from";
+            }
+            return null;
         }
         if (diskStates[v] != DiskState.UP_TO_DATE)
         {
@@ -1742,8 +1760,43 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     /** Under the lock. */
     private void startResyncRead(final PrimaryOp op)
     {
-        if (!startLocalRead(op))
+        if (stores[op.volume] == null)
         {
+            startRemoteResyncRead(op);
+        }
+        else if (!startLocalRead(op))
+        {
+            onResyncRead(op);
+        }
+    }
+
+    /**
+     * Under the lock: a Primary without a disk of its own resyncs a copy with data it reads from an UpToDate peer.
+     * It is the one node that knows which blocks the target missed (its bits) and orders them against new writes
+     * (the overlap list), exactly as a Primary with a disk does; only the data comes over the network.
+     */
+    private void startRemoteResyncRead(final PrimaryOp op)
+    {
+        final int length = (int)op.length;
+        op.readBuf = ALLOC.directBuffer(length, length);
+        final IoCallback<PrimaryOp> done = (read, errno, message) ->
+        {
+            if (errno == 0)
+            {
+                read.readBuf.writerIndex(length);
+            }
+            else
+            {
+                read.errno = errno;
+                read.message = message;
+            }
+            onResyncRead(read);
+        };
+        final String refusal = remoteReads.read(op.volume, op.offset, op.readBuf.nioBuffer(0, length), done, op);
+        if (refusal != null)
+        {
+            op.errno = StorageException.EIO;
+            op.message = refusal;
             onResyncRead(op);
         }
     }
@@ -2106,6 +2159,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         }
         syncSource[v] = null;
         source.replication[v] = ReplicationState.OFF;
+        source.resyncRefused[v] = true; // until its next STATE: no asking it again and again meanwhile
         source.replicationReason[v] = "resync needed: " + source.name() + " cannot be the source now";
         LOG.log(Level.INFO, "{0}/{1}: {2} does not resync this node now; looking for another source", spec.name(), v,
             source.name());
@@ -2122,7 +2176,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 return;
             }
-            if (peer.isUp() && redecide(peer, v) && !peer.isDiskless(v) && stores[v] != null)
+            if (peer.isUp() && redecide(peer, v) && (!peer.isDiskless(v) || primaryWithoutDisk(peer, v)) &&
+                stores[v] != null && !peer.resyncRefused[v])
             {
                 decideReplication(peer, v);
                 peer.sameGen[v] = peer.replication[v] == ReplicationState.ESTABLISHED;
@@ -2183,7 +2238,24 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         source.sameGen[v] = true;
         LOG.log(Level.INFO, "{0}/{1}: resync from {2} done; UpToDate", spec.name(), v, source.name());
         setLocalDisk(v, DiskState.UP_TO_DATE);
+        redecideOthers(source, v);
         publish();
+    }
+
+    /**
+     * Under the lock: our copy changed (a resync ended, a Primary came or went): connections to other peers that
+     * neither replicate nor resync are compared again, so none stays Off on a reason that no longer holds.
+     */
+    private void redecideOthers(final PeerState except, final int v)
+    {
+        for (final PeerState other : peers)
+        {
+            if (other != except && other.isUp() && redecide(other, v))
+            {
+                decideReplication(other, v);
+                other.sameGen[v] = other.replication[v] == ReplicationState.ESTABLISHED;
+            }
+        }
     }
 
     // ---- links and states ---------------------------------------------------------------------------------------
@@ -2295,7 +2367,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         synchronized (this)
         {
             dropPeerOps(peer, reason);
-            if (peer.role == Role.PRIMARY)
+            final boolean wasPrimary = peer.role == Role.PRIMARY;
+            if (wasPrimary)
             {
                 onPrimaryLost(peer);
             }
@@ -2317,9 +2390,69 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 maybeFinishPromotion();
             }
             checkQuorum();
+            if (wasPrimary)
+            {
+                onPrimaryGone();
+            }
         }
         LOG.log(Level.INFO, "{0}: link to {1} is down: {2}", spec.name(), peer.name(), reason);
         publish();
+        completeDemotions(); // a peer gone cannot answer; it learns our role when it connects again
+    }
+
+    /**
+     * Under the lock: a Secondary we are connected to took a newer generation from a Primary we do not hear (a cut
+     * link, or it is gone): our copy missed those writes. Never offer it as current again (no promotion from it), and
+     * resync from that peer when it can be a source (no Primary in the way). While we hear a Primary, its own STATE
+     * tells us about its generations (the Secondary's may just arrive first).
+     */
+    private void outdateIfSecondaryIsNewer(final PeerState peer, final int v)
+    {
+        if (peer.role != Role.PRIMARY && role != Role.PRIMARY && stores[v] != null && !peer.isDiskless(v) &&
+            peer.isUp() && peer.diskStates[v] == DiskState.UP_TO_DATE &&
+            (diskStates[v] == DiskState.UP_TO_DATE || diskStates[v] == DiskState.OUTDATED) &&
+            syncSource[v] == null && otherConnectedPrimary() == null && peer.currentGens[v] != metas[v].currentGen() &&
+            contains(peer.histories[v], metas[v].currentGen()))
+        {
+            LOG.log(Level.WARNING, "{0}/{1}: {2} has newer data (generation {3}) than this copy: Outdated",
+                spec.name(), v, peer.name(), VolumeMeta.hex(peer.currentGens[v]));
+            peer.replication[v] = ReplicationState.OFF;
+            peer.sameGen[v] = false;
+            outdateLocal(v);
+            decideReplication(peer, v);
+        }
+    }
+
+    /**
+     * Under the lock: a connected Primary demoted or went away. Peers we refused to resync because of it may ask
+     * again (our STATE says so); our own copy may resync from a Secondary now; connections left Off while it was
+     * Primary are compared again.
+     */
+    private void onPrimaryGone()
+    {
+        if (otherConnectedPrimary() != null)
+        {
+            return;
+        }
+        for (final PeerState other : peers)
+        {
+            if (other.refusedForPrimary && other.isUp())
+            {
+                other.refusedForPrimary = false;
+                sendState(other);
+            }
+        }
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            for (final PeerState other : peers)
+            {
+                outdateIfSecondaryIsNewer(other, v);
+            }
+            if (stores[v] != null && syncSource[v] == null)
+            {
+                redecideOthers(null, v);
+            }
+        }
     }
 
     /** Under the lock: start a new generation on every local UpToDate copy and tell the connected peers. */
@@ -2365,6 +2498,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     /** Under the lock. */
     private void sendState(final PeerState peer)
     {
+        sendState(peer, 0);
+    }
+
+    /** Under the lock: our STATE, with extra flags (STATE_FLAG_ACK_REQUESTED, STATE_FLAG_ACK). */
+    private void sendState(final PeerState peer, final int extraFlags)
+    {
         final int volumes = spec.volumeCount();
         final byte[] disks = new byte[volumes];
         final long[] gens = new long[volumes];
@@ -2379,7 +2518,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         final int wireRole = role == Role.PRIMARY ? ReplicationProtocol.STATE_ROLE_PRIMARY :
             ReplicationProtocol.STATE_ROLE_SECONDARY;
         final int flags = (peer.stateKnown ? ReplicationProtocol.STATE_FLAG_SEEN : 0) |
-            (peer.sendClearBitmap ? ReplicationProtocol.STATE_FLAG_CLEAR_BITMAP : 0);
+            (peer.sendClearBitmap ? ReplicationProtocol.STATE_FLAG_CLEAR_BITMAP : 0) | extraFlags;
         peer.sendClearBitmap = false;
         peer.sentSeen |= peer.stateKnown;
         peer.link.send(StreamKind.DATA, FRAMES.get().state(ALLOC, wireRole, flags, spec.nodeId(), volumes, disks,
@@ -2416,6 +2555,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     history[s] = state.history(v, s);
                 }
                 final long oldGen = peer.currentGens[v];
+                peer.resyncRefused[v] = false; // a new STATE: it may be a source now
                 peer.diskStates[v] = peerDisk == null ? DiskState.D_UNKNOWN : peerDisk;
                 peer.currentGens[v] = state.currentGen(v);
                 peer.histories[v] = history;
@@ -2434,18 +2574,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 {
                     followGeneration(peer, v);
                 }
-                else if (peer.role != Role.PRIMARY && oldGen != peer.currentGens[v] && stores[v] != null &&
-                    !peer.isDiskless(v) && peer.diskStates[v] == DiskState.UP_TO_DATE &&
-                    diskStates[v] == DiskState.UP_TO_DATE && contains(peer.histories[v], metas[v].currentGen()))
+                else if (oldGen != peer.currentGens[v])
                 {
-                    // A Secondary we are connected to took a newer generation from a Primary we no longer hear:
-                    // our copy missed those writes. Never offer it as current again (no promotion from it).
-                    LOG.log(Level.WARNING, "{0}/{1}: {2} has newer data (generation {3}) than this copy: Outdated",
-                        spec.name(), v, peer.name(), VolumeMeta.hex(peer.currentGens[v]));
-                    peer.replication[v] = ReplicationState.OFF;
-                    peer.sameGen[v] = false;
-                    peer.replicationReason[v] = "resync needed: " + peer.name() + " has newer data";
-                    outdateLocal(v);
+                    outdateIfSecondaryIsNewer(peer, v);
                 }
                 if (role == Role.PRIMARY && !peer.isDiskless(v) && (peer.diskStates[v] == DiskState.DISKLESS ||
                     peer.diskStates[v] == DiskState.FAILED) && peer.replication[v] != ReplicationState.OFF)
@@ -2460,6 +2591,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             if (oldRole != peer.role)
             {
                 LOG.log(Level.INFO, "{0}: {1} is {2}", spec.name(), peer.name(), peer.role.displayName());
+                if (oldRole == Role.PRIMARY)
+                {
+                    onPrimaryGone();
+                }
                 if (peer.role == Role.PRIMARY)
                 {
                     abandonResyncsAsSecondary(peer);
@@ -2473,12 +2608,21 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 peer.peerSawOurs = true;
             }
-            if (!peer.sentSeen)
+            if ((state.flags() & ReplicationProtocol.STATE_FLAG_ACK_REQUESTED) != 0)
+            {
+                sendState(peer, ReplicationProtocol.STATE_FLAG_ACK); // processed: its demotion may complete
+            }
+            else if (!peer.sentSeen)
             {
                 sendState(peer); // tells the peer we have its state: it can act on the comparison
             }
+            if ((state.flags() & ReplicationProtocol.STATE_FLAG_ACK) != 0 && peer.stateAcksPending > 0)
+            {
+                peer.stateAcksPending--;
+            }
         }
         publish();
+        completeDemotions();
     }
 
     /**
@@ -2514,6 +2658,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     /** Under the lock: on connect, compare the two copies of volume v (DRBD's UUID comparison, simplified). */
     private void decideReplication(final PeerState peer, final int v)
     {
+        peer.replicationReason[v] = null; // each outcome below that is not Established says why
         final boolean mineDiskless = stores[v] == null;
         final boolean peerDiskless = peer.isDiskless(v) || peer.diskStates[v] == DiskState.DISKLESS;
         if (mineDiskless && peerDiskless)
@@ -2791,6 +2936,9 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 adoptPointer(v, peerGen, peer.histories[v]);
             }
             peer.replication[v] = ReplicationState.ESTABLISHED;
+            // Its copy is the data we use: what we counted against it (as Primary) is in it.
+            peer.outOfSync[v].clearAll();
+            setBitmapBase(peer, v, 0, 0);
             return;
         }
         if (mine.inHistory(peerGen))
@@ -2833,6 +2981,13 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     {
         final VolumeMeta mine = metas[v];
         final long peerGen = peer.currentGens[v];
+        if (diskStates[v] == DiskState.INCONSISTENT && primaryWithoutDisk(peer, v))
+        {
+            // An attached (or never synced) disk, and no Primary with a disk to fill it: this one does.
+            peer.replication[v] = ReplicationState.OFF;
+            requestResync(peer, v, true, "local disk is Inconsistent");
+            return;
+        }
         if (peerGen == 0 || peerGen == mine.currentGen() || mine.inHistory(peerGen))
         {
             peer.replication[v] = ReplicationState.ESTABLISHED;
@@ -2841,11 +2996,24 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         peer.replication[v] = ReplicationState.OFF;
         if (contains(peer.histories[v], mine.currentGen()))
         {
+            if (primaryWithoutDisk(peer, v))
+            {
+                // No Primary with a disk to resync from: this one resyncs us through a copy it reads.
+                requestResync(peer, v, false, peer.name() + " (Primary without a disk) uses newer data");
+                return;
+            }
             peer.replicationReason[v] = "resync needed: " + peer.name() + " uses newer data";
             outdateLocal(v);
             return;
         }
         peer.replicationReason[v] = "SplitBrain: " + peer.name() + " uses data unrelated to this copy";
+    }
+
+    /** Under the lock. @return true when the peer is the Primary and has no disk for the volume: our source. */
+    private boolean primaryWithoutDisk(final PeerState peer, final int v)
+    {
+        return peer.role == Role.PRIMARY && role != Role.PRIMARY && syncSource[v] == null &&
+            peer.currentGens[v] != 0;
     }
 
     private static boolean contains(final long[] values, final long value)
@@ -4253,9 +4421,46 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     " NBD connection(s) still write through " + spec.nodeName() + " (disconnect them first)"));
             }
             becomeSecondary();
+            // Done when every connected peer knows (as a cluster-wide state change): another node may be promoted
+            // right after, without finding this one still Primary in its view.
+            final CompletableFuture<Void> done = new CompletableFuture<>();
+            demotions.add(done);
+            for (final PeerState peer : peers)
+            {
+                if (peer.isUp())
+                {
+                    peer.stateAcksPending++;
+                    sendState(peer, ReplicationProtocol.STATE_FLAG_ACK_REQUESTED);
+                }
+            }
         }
         publish();
-        return CompletableFuture.completedFuture(null);
+        completeDemotions();
+        return demotions.isEmpty() ? CompletableFuture.completedFuture(null) : lastDemotion();
+    }
+
+    private synchronized CompletableFuture<Void> lastDemotion()
+    {
+        return demotions.isEmpty() ? CompletableFuture.completedFuture(null) : demotions.get(demotions.size() - 1);
+    }
+
+    /** Not under the lock: complete the demotions once no connected peer still has to acknowledge the STATE. */
+    private void completeDemotions()
+    {
+        final List<CompletableFuture<Void>> done;
+        synchronized (this)
+        {
+            for (final PeerState peer : peers)
+            {
+                if (!closed && peer.isUp() && peer.stateAcksPending > 0)
+                {
+                    return;
+                }
+            }
+            done = new ArrayList<>(demotions);
+            demotions.clear();
+        }
+        done.forEach((f) -> f.complete(null));
     }
 
     private void persistPrimaryFlag(final boolean primary)
@@ -4365,6 +4570,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     {
                         no = grantedTo.name() + " is becoming Primary for resource " + spec.name();
                         verdict = ReplicationProtocol.TWOPC_RETRY;
+                    }
+                    else if (otherConnectedPrimary() != null && otherConnectedPrimary() != peer)
+                    {
+                        // The candidate does not hear that Primary (a cut link): a second one would split the data.
+                        no = otherConnectedPrimary().name() + " is Primary for resource " + spec.name() + " (seen by " +
+                            spec.nodeName() + ")";
                     }
                     else
                     {

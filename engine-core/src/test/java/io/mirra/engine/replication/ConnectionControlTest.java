@@ -141,13 +141,23 @@ class ConnectionControlTest
         cluster.proxy("a", "b").heal();
         cluster.proxy("b", "c").heal();
         cluster.awaitAllConnected();
-        awaitCondition("b knows its copy is outdated", () ->
-            cluster.node("b").resource.status().devices().get(0).diskState() == DiskState.OUTDATED);
-        assertEquals(ReplicationState.OFF, connection("c", "b").peerDevices().get(0).replicationState());
+        // b is Outdated, then resynced by c (through a's copy): no read is served by it before it is UpToDate.
         for (int i = 0; i < 10; i++)
         {
             assertEquals(2, c.read(0, 0, 1)[0], "read " + i + " came from the stale copy");
         }
+        awaitCondition("b resynced", () ->
+        {
+            try
+            {
+                return cluster.node("b").resource.status().devices().get(0).diskState() == DiskState.UP_TO_DATE &&
+                    cluster.node("b").readDisk(0, 0, 1)[0] == 2;
+            }
+            catch (final java.io.IOException ex)
+            {
+                throw new AssertionError(ex);
+            }
+        });
     }
 
     @Test

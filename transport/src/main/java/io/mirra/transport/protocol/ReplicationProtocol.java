@@ -301,8 +301,17 @@ public final class ReplicationProtocol
      * and is UpToDate without a resync.
      */
     public static final int STATE_FLAG_CLEAR_BITMAP = 1 << 1;
+    /**
+     * STATE flag: the sender wants to know when the receiver has taken this STATE in (it demoted: its demotion ends
+     * when every connected peer knows, so another node can be promoted right after); the receiver answers with a
+     * STATE carrying {@link #STATE_FLAG_ACK}.
+     */
+    public static final int STATE_FLAG_ACK_REQUESTED = 1 << 2;
+    /** STATE flag: the answer to a STATE with {@link #STATE_FLAG_ACK_REQUESTED}: the sender has processed it. */
+    public static final int STATE_FLAG_ACK = 1 << 3;
     /** STATE flags defined in version 1. */
-    public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN | STATE_FLAG_CLEAR_BITMAP;
+    public static final int KNOWN_STATE_FLAGS = STATE_FLAG_SEEN | STATE_FLAG_CLEAR_BITMAP | STATE_FLAG_ACK_REQUESTED |
+        STATE_FLAG_ACK;
 
     // ---- resync flags (ResyncRequestFlyweight.flags) ------------------------------------------------------------
 

@@ -93,7 +93,8 @@ class WireProtocolDocTest
         assertTrue(listed >= 15, "flags and codes: " + listed);
         assertEquals(KNOWN_WRITE_FLAGS, WRITE_FLAG_FUA | WRITE_FLAG_FLUSH | WRITE_FLAG_ACK_RECEIVED);
         assertEquals(KNOWN_RANGE_FLAGS, RANGE_FLAG_NO_HOLE | RANGE_FLAG_FUA);
-        assertEquals(KNOWN_STATE_FLAGS, STATE_FLAG_SEEN | STATE_FLAG_CLEAR_BITMAP);
+        assertEquals(KNOWN_STATE_FLAGS, STATE_FLAG_SEEN | STATE_FLAG_CLEAR_BITMAP | STATE_FLAG_ACK_REQUESTED |
+            STATE_FLAG_ACK);
         assertEquals(KNOWN_RESYNC_FLAGS, RESYNC_FLAG_FULL);
         for (final FrameDecodingException.Reason reason : FrameDecodingException.Reason.values())
         {
