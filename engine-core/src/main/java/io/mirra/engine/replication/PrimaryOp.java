@@ -64,6 +64,8 @@ final class PrimaryOp implements Runnable
     boolean alHeld;
     /** Peers the op was sent to (a local failure is survived when there is one). */
     int peerCopies;
+    /** Peers (by index) that will not hold the op after all: their link dropped or they failed it. */
+    long lostPeers;
     boolean completed;
     /** RESYNC: the SyncTarget the range goes to, and the bitmap bits it covers. */
     PeerState resyncPeer;

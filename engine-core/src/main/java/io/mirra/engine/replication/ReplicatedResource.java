@@ -1435,6 +1435,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 LOG.log(Level.WARNING, "{0}: {1} could not apply {2} (errno {3}); marked out of sync", spec.name(),
                     peer, op, status);
                 peer.markOutOfSync(op.volume, op.offset, op.length);
+                onPeerCopyLost(op, peer, peer.name() + " failed it (errno " + status + ")");
             }
             if (op.acksNeeded[i] > 0 && (status != 0 ||
                 op.waitLevel[i] == PrimaryOp.WAIT_DURABLE && durable ||
@@ -1457,6 +1458,30 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 }
             }
             maybeComplete(op);
+        }
+    }
+
+    /**
+     * Under the lock: a peer the op was sent to, and whose acknowledgement it waits for, will not confirm it. When no
+     * copy is left (no local disk took it, no other peer will confirm it), the op fails: a write is never reported
+     * done that no disk is known to hold. It may still be on the peer (only its answer was lost): the client treats
+     * the block as unknown, as with any failed write.
+     */
+    private void onPeerCopyLost(final PrimaryOp op, final PeerState peer, final String why)
+    {
+        final long bit = 1L << peer.index;
+        if (op.kind == PrimaryOp.FLUSH || (op.lostPeers & bit) != 0)
+        {
+            return;
+        }
+        op.lostPeers |= bit;
+        op.peerCopies--;
+        final boolean noLocalCopy = op.store == null || !op.localPending && op.localErrno() != 0;
+        if (op.peerCopies <= 0 && noLocalCopy && op.errno == 0)
+        {
+            op.errno = StorageException.EIO;
+            op.message = "no copy of volume " + op.volume + " is known to hold " + op + ": " + why;
+            LOG.log(Level.ERROR, "{0}: {1}", spec.name(), op.message);
         }
     }
 
@@ -1484,6 +1509,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 op.acksNeeded[i] = 0;
                 op.peersPending--;
+                onPeerCopyLost(op, peer, "the link to " + peer.name() + " went down (" + why + ")");
             }
             op.durableOutstanding -= op.durableByPeer[i];
             op.durableByPeer[i] = 0;

@@ -149,4 +149,25 @@ class DiskFailureTest
         assertEquals(2, a.read(0, 4096, 1)[0]);
         assertEquals(2, cluster.node("b").read(0, 4096, 1)[0], "b reads through a, as a diskless node does");
     }
+
+    @Test
+    void shouldFailADisklessPrimarysWriteThatNoDiskConfirmed() throws Exception
+    {
+        // c is diskless and Primary; a's disk is detached; the link to b, the last copy, stops answering.
+        cluster = EngineCluster.builder("r", dir).volumes(SIZE).peerTimeoutMs(1000).diskNodes("a", "b")
+            .disklessNodes("c").proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node c = cluster.node("c");
+        c.promote();
+        c.write(0, 0, new byte[] {1}, false);
+        cluster.node("a").resource.detach(0);
+        awaitCondition("a diskless", () -> disk("a") == DiskState.DISKLESS);
+        cluster.proxy("b", "c").blackhole();
+        final io.netty.buffer.ByteBuf data = io.netty.buffer.Unpooled.directBuffer(1).writeByte(2);
+        final CompletableFuture<Void> write = c.writeAsync(0, 4096, data);
+        // The peer timeout drops b: no disk is known to hold the write, so it must not be reported done.
+        final Throwable failed = assertThrows(Throwable.class, () -> await(write));
+        data.release();
+        assertTrue(String.valueOf(failed).contains("no copy of volume 0 is known to hold"), String.valueOf(failed));
+    }
 }
