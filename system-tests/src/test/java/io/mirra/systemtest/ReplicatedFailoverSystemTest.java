@@ -149,8 +149,12 @@ class ReplicatedFailoverSystemTest
         // it stops at the first one that was in flight. So all but at most 2 * IODEPTH acknowledged writes are
         // checked (the window plus completions the saved ring may have overwritten).
         final long atLeast = Math.max(0, acknowledged - 2L * IODEPTH * BLOCK);
-        verifyThrough("b", "verify-b.json", atLeast, acknowledged, "--verify_state_load=1", "--iodepth=1");
-        verifyThrough("c", "verify-c.json", atLeast, acknowledged, "--verify_state_load=1", "--iodepth=1");
+        // And at most the window more: a write completing as the connection failed can be in the saved ring of
+        // completions without being counted in io_bytes (seen once: one block more). Checking it is no harm: what
+        // matters is that every block checked holds what fio wrote.
+        final long atMost = acknowledged + (long)IODEPTH * BLOCK;
+        verifyThrough("b", "verify-b.json", atLeast, atMost, "--verify_state_load=1", "--iodepth=1");
+        verifyThrough("c", "verify-c.json", atLeast, atMost, "--verify_state_load=1", "--iodepth=1");
         assertStatusAfterFailover();
     }
 

@@ -4511,10 +4511,43 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
     {
         persistPrimaryFlag(false);
         role = Role.SECONDARY;
+        dropDisklessBits();
         autoPromoted = false;
         LOG.log(Level.INFO, "{0}: {1} is Secondary", spec.name(), spec.nodeName());
         broadcastState();
         checkQuorum(); // requests held for quorum are released (and refused: this node is Secondary now)
+    }
+
+    /**
+     * Under the lock, as Secondary: a node without a disk keeps bits only while it is Primary (in memory; it is the
+     * source of the copies that missed its writes). They go now, with any resync it ran: each target asks the next
+     * source, whose generations tell what it lacks.
+     */
+    private void dropDisklessBits()
+    {
+        for (int v = 0; v < spec.volumeCount(); v++)
+        {
+            if (stores[v] != null)
+            {
+                continue;
+            }
+            for (final PeerState peer : peers)
+            {
+                if (peer.resyncActive[v])
+                {
+                    peer.resyncActive[v] = false;
+                    peer.replicateDuringResync[v] = false;
+                    peer.replication[v] = ReplicationState.OFF;
+                    peer.replicationReason[v] = "resync stopped: " + spec.nodeName() + " is Secondary now";
+                    peer.link.send(StreamKind.DATA, FRAMES.get().resyncEnd(ALLOC, v, 0, 0));
+                }
+                if (peer.outOfSync[v] != null)
+                {
+                    peer.outOfSync[v].clearAll();
+                    setBitmapBase(peer, v, 0, 0);
+                }
+            }
+        }
     }
 
     /**

@@ -257,4 +257,26 @@ class RoleChangeTest
         writeSome("a", 40);
         awaitConverged();
     }
+
+    @Test
+    void shouldForgetADisklessPrimarysBitsWhenItIsDemoted() throws Exception
+    {
+        // The checker's seed 2, cycle 2: b to d, c's disk fails, d to b, c attached again.
+        cluster = fourNodes().build();
+        cluster.awaitAllConnected();
+        cluster.node("b").promote();
+        writeSome("b", 20);
+        await(cluster.node("b").resource.demote());
+        cluster.node("d").promote();
+        writeSome("d", 10);
+        cluster.node("c").resource.detach(0);
+        awaitCondition("c diskless", () -> disk("c") == DiskState.DISKLESS);
+        writeSome("d", 20); // d counts them against c, in memory
+        await(cluster.node("d").resource.demote());
+        cluster.node("b").promote();
+        writeSome("b", 20);
+        cluster.node("c").resource.attach(0);
+        writeSome("b", 10);
+        awaitConverged();
+    }
 }
