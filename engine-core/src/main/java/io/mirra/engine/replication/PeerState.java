@@ -41,6 +41,8 @@ final class PeerState
     final boolean[] resyncRefused;
     /** We refused to resync this peer because another node is Primary: it hears from us when that changes. */
     boolean refusedForPrimary;
+    /** Per volume: the OUT_OF_SYNC ranges of the peer's coming RESYNC_REQUEST; ours only if we accept it. */
+    final DirtyBitmap[] requestedOutOfSync;
     /** STATEs with STATE_FLAG_ACK_REQUESTED sent to this peer on this connection and not yet answered. */
     int stateAcksPending;
     /** The peer's report: changed bytes (-1 unknown), when it became Primary, flags. */
@@ -148,6 +150,7 @@ final class PeerState
         sbSent = new boolean[volumes];
         sbReceived = new boolean[volumes];
         resyncRefused = new boolean[volumes];
+        requestedOutOfSync = new DirtyBitmap[volumes];
         sbChanges = new long[volumes];
         sbPrimarySince = new long[volumes];
         sbFlags = new int[volumes];
@@ -190,6 +193,7 @@ final class PeerState
         java.util.Arrays.fill(sbSent, false);
         java.util.Arrays.fill(sbReceived, false);
         java.util.Arrays.fill(resyncRefused, false);
+        java.util.Arrays.fill(requestedOutOfSync, null);
         refusedForPrimary = false;
         stateAcksPending = 0;
     }

@@ -1589,6 +1589,15 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         synchronized (this)
         {
             final String refusal = resyncSourceRefusal(peer, v);
+            final DirtyBitmap requested = v < spec.volumeCount() ? peer.requestedOutOfSync[v] : null;
+            if (requested != null)
+            {
+                peer.requestedOutOfSync[v] = null;
+                if (refusal == null)
+                {
+                    peer.outOfSync[v].or(requested);
+                }
+            }
             if (refusal != null)
             {
                 LOG.log(Level.WARNING, "{0}/{1}: not resyncing {2}: {3}", spec.name(), v, peer.name(), refusal);
@@ -1659,7 +1668,24 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     "ignored", spec.name(), v, peer.name());
                 return;
             }
-            peer.markOutOfSync(v, offset, Math.min(length, spec.volumeSizes()[v] - offset));
+            final long len = Math.min(length, spec.volumeSizes()[v] - offset);
+            if (peer.role != Role.PRIMARY || role == Role.PRIMARY)
+            {
+                // Ahead of the peer's RESYNC_REQUEST: they join our bits for it only if we accept it.
+                if (peer.requestedOutOfSync[v] == null)
+                {
+                    peer.requestedOutOfSync[v] = new DirtyBitmap(peer.outOfSync[v].geometry());
+                }
+                peer.requestedOutOfSync[v].markByteRange(offset, len);
+                return;
+            }
+            peer.markOutOfSync(v, offset, len);
+            if (syncSource[v] == null && stores[v] != null && peer.replication[v] == ReplicationState.ESTABLISHED)
+            {
+                // Our Primary says these blocks may differ here (a lost Primary's last writes): ask it for them.
+                peer.replication[v] = ReplicationState.OFF;
+                requestResync(peer, v, false, "the Primary's ranges of a lost Primary's last writes");
+            }
         }
     }
 
@@ -2135,24 +2161,40 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             wholeVolume ? "full" : "bitmap", why);
         outdateLocal(v); // Inconsistent only once resync data lands
         final DirtyBitmap mine = source.outOfSync[v];
+        if (mine != null && unstable != null && unstable[v] != null)
+        {
+            // The ranges of a lost Primary's last writes, not yet reconciled: this resync covers them, unless it
+            // comes from that Primary itself, whose bits already hold whatever of them it sent and we lack.
+            if (source.role != Role.PRIMARY || !source.name().equals(lostPrimary))
+            {
+                mine.or(unstable[v].resize(mine.geometry().blockSize()));
+            }
+            unstable[v] = null;
+        }
         if (!wholeVolume && mine != null && !mine.isEmpty())
         {
             // Where our copy may differ from the source by our own account (after a crash as Primary: the
             // activity log's extents): the source resyncs these too.
-            final int shift = mine.geometry().blockShift();
-            final long size = spec.volumeSizes()[v];
-            long bit = mine.nextSetBit(0);
-            while (bit >= 0)
-            {
-                final long end = mine.nextClearBit(bit);
-                final long offset = bit << shift;
-                source.link.send(StreamKind.DATA, FRAMES.get().outOfSync(ALLOC, v, offset,
-                    Math.min(end << shift, size) - offset));
-                bit = end < mine.bitCount() ? mine.nextSetBit(end) : -1;
-            }
+            sendOutOfSync(source, v, mine);
         }
         source.link.send(StreamKind.DATA, FRAMES.get().resyncRequest(ALLOC, v, targetGen,
             wholeVolume ? ReplicationProtocol.RESYNC_FLAG_FULL : 0));
+    }
+
+    /** Under the lock: the set runs of {@code bits} as OUT_OF_SYNC ranges to the peer. */
+    private void sendOutOfSync(final PeerState peer, final int v, final DirtyBitmap bits)
+    {
+        final int shift = bits.geometry().blockShift();
+        final long size = spec.volumeSizes()[v];
+        long bit = bits.isEmpty() ? -1 : bits.nextSetBit(0);
+        while (bit >= 0)
+        {
+            final long end = bits.nextClearBit(bit);
+            final long offset = bit << shift;
+            peer.link.send(StreamKind.DATA, FRAMES.get().outOfSync(ALLOC, v, offset,
+                Math.min(end << shift, size) - offset));
+            bit = end < bits.bitCount() ? bits.nextSetBit(end) : -1;
+        }
     }
 
     /** @return true while the volume resyncs from this peer (for the applier). */
@@ -3224,7 +3266,14 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 {
                     continue;
                 }
-                peer.outOfSync[v].or(blocks[v].resize(peer.outOfSync[v].geometry().blockSize()));
+                final DirtyBitmap added = blocks[v].resize(peer.outOfSync[v].geometry().blockSize());
+                peer.outOfSync[v].or(added);
+                if (newPrimary == null && peer.replicates(v))
+                {
+                    // We are the new Primary: tell the peer, which asks for them (it may hold no such ranges itself,
+                    // and would never ask: the bits would stay here for good).
+                    sendOutOfSync(peer, v, added);
+                }
                 if (newPrimary != null && peer.replication[v] == ReplicationState.ESTABLISHED)
                 {
                     LOG.log(Level.INFO, "{0}/{1}: {2} is the new Primary after {3}: resyncing {4} bytes its last " +

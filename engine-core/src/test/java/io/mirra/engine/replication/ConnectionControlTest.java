@@ -91,6 +91,8 @@ class ConnectionControlTest
         assertTrue(noWrite.getMessage().contains("no UpToDate copy"), noWrite.getMessage());
         cluster.proxy("a", "c").heal();
         cluster.awaitAllConnected();
+        awaitCondition("c uses a's copy again", () ->
+            connection("c", "a").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED);
         final byte[] expected = new byte[4096];
         expected[0] = 7;
         assertArrayEquals(expected, c.read(0, 0, 4096));
