@@ -1,5 +1,6 @@
 package io.mirra.nbd.server;
 
+import io.mirra.test.FuzzInput;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

@@ -1,5 +1,7 @@
 package io.mirra.nbd.server;
 
+import io.mirra.test.FuzzInput;
+import io.mirra.test.TrackingAllocator;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import io.mirra.nbd.spi.NbdRequest;
 import io.netty.buffer.ByteBuf;

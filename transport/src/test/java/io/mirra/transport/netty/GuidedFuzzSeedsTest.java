@@ -1,5 +1,6 @@
 package io.mirra.transport.netty;
 
+import io.mirra.test.FuzzInput;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;

@@ -1,5 +1,7 @@
 package io.mirra.transport.netty;
 
+import io.mirra.test.FuzzInput;
+import io.mirra.test.TrackingAllocator;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import io.mirra.transport.protocol.HelloFlyweight;
 import io.netty.buffer.ByteBuf;

@@ -1,4 +1,4 @@
-package io.mirra.nbd.server;
+package io.mirra.test;
 
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
@@ -14,24 +14,24 @@ import io.netty.buffer.UnpooledHeapByteBuf;
  * Buffers are not wrapped for Netty's leak detector: the live count is a stricter, deterministic leak check, and
  * paranoid tracking of every access would slow fuzzing down a lot. Single-threaded, like an EmbeddedChannel.
  */
-final class TrackingAllocator extends AbstractByteBufAllocator
+public final class TrackingAllocator extends AbstractByteBufAllocator
 {
     private long live;
     private long peak;
 
-    TrackingAllocator()
+    public TrackingAllocator()
     {
         super(false);
     }
 
     /** @return bytes held by buffers of this allocator that are not released yet. */
-    long live()
+    public long live()
     {
         return live;
     }
 
     /** @return the most bytes held at once so far. */
-    long peak()
+    public long peak()
     {
         return peak;
     }

@@ -1,4 +1,4 @@
-package io.mirra.nbd.server;
+package io.mirra.test;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 
@@ -17,12 +17,12 @@ import java.util.List;
  * input, most significant byte last ({@code consumeInt(min, max)} takes as many bytes as {@code max - min} needs and
  * returns the raw value unchanged when it is already within the range).
  */
-final class FuzzInput
+public final class FuzzInput
 {
     /** Most explicit read sizes in an input; they repeat in a cycle, none means one read for the whole stream. */
-    static final int MAX_CUTS = 16;
+    public static final int MAX_CUTS = 16;
     /** Largest explicit read size. */
-    static final int MAX_CUT = 4096;
+    public static final int MAX_CUT = 4096;
 
     private FuzzInput()
     {
@@ -34,7 +34,7 @@ final class FuzzInput
      * @param data the fuzzer's input.
      * @return the read sizes, cycled over the stream; empty for a single read.
      */
-    static int[] readCuts(final FuzzedDataProvider data)
+    public static int[] readCuts(final FuzzedDataProvider data)
     {
         final int[] cuts = new int[data.consumeInt(0, MAX_CUTS)];
         for (int i = 0; i < cuts.length; i++)
@@ -51,7 +51,7 @@ final class FuzzInput
      * @param cuts         sizes cycled over the stream, or none for one read.
      * @return the length of each read, in order.
      */
-    static List<Integer> reads(final int streamLength, final int[] cuts)
+    public static List<Integer> reads(final int streamLength, final int[] cuts)
     {
         final List<Integer> reads = new ArrayList<>();
         int at = 0;
@@ -65,7 +65,7 @@ final class FuzzInput
     }
 
     /** Writes a seed: integers in the order the fuzz test reads them, then the stream. */
-    static final class SeedWriter
+    public static final class SeedWriter
     {
         private final ByteArrayOutputStream readOrder = new ByteArrayOutputStream();
 
@@ -75,7 +75,7 @@ final class FuzzInput
          * @param max   as the test passes it.
          * @return this.
          */
-        SeedWriter integer(final int value, final int min, final int max)
+        public SeedWriter integer(final int value, final int min, final int max)
         {
             if (value < min || value > max)
             {
@@ -98,7 +98,7 @@ final class FuzzInput
          * @param cuts read sizes as {@link #readCuts} returns them.
          * @return this.
          */
-        SeedWriter cuts(final int... cuts)
+        public SeedWriter cuts(final int... cuts)
         {
             integer(cuts.length, 0, MAX_CUTS);
             for (final int cut : cuts)
@@ -112,7 +112,7 @@ final class FuzzInput
          * @param stream the bytes to decode.
          * @return the seed file's content.
          */
-        byte[] stream(final byte[] stream)
+        public byte[] stream(final byte[] stream)
         {
             final byte[] integers = readOrder.toByteArray();
             final byte[] seed = Arrays.copyOf(stream, stream.length + integers.length);
