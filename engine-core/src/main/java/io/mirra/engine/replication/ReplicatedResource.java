@@ -1601,7 +1601,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             if (refusal != null)
             {
                 LOG.log(Level.WARNING, "{0}/{1}: not resyncing {2}: {3}", spec.name(), v, peer.name(), refusal);
-                peer.replicationReason[v] = "resync refused: " + refusal;
+                if (v < spec.volumeCount() && peer.replication[v] != ReplicationState.ESTABLISHED)
+                {
+                    peer.replicationReason[v] = "resync refused: " + refusal;
+                }
                 // When that Primary is gone, our next STATE tells the peer to ask again.
                 peer.refusedForPrimary |= otherConnectedPrimary() != null;
                 if (v < spec.volumeCount())
@@ -2623,10 +2626,20 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     history[s] = state.history(v, s);
                 }
                 final long oldGen = peer.currentGens[v];
+                final DiskState oldDisk = peer.diskStates[v];
                 peer.resyncRefused[v] = false; // a new STATE: it may be a source now
                 peer.diskStates[v] = peerDisk == null ? DiskState.D_UNKNOWN : peerDisk;
                 peer.currentGens[v] = state.currentGen(v);
                 peer.histories[v] = history;
+                if (!first && oldDisk != DiskState.UP_TO_DATE && peer.diskStates[v] == DiskState.UP_TO_DATE &&
+                    role != Role.PRIMARY && otherConnectedPrimary() != null && peer.outOfSync[v] != null &&
+                    stores[v] != null && peer.currentGens[v] == metas[v].currentGen() && !peer.resyncActive[v])
+                {
+                    // The peer finished a resync from the Primary (its data now): bits we held against it, from an
+                    // earlier term as Primary, are settled; if our copy differs there, it is ours that is behind.
+                    peer.outOfSync[v].clearAll();
+                    setBitmapBase(peer, v, 0, 0);
+                }
                 if ((state.flags() & ReplicationProtocol.STATE_FLAG_CLEAR_BITMAP) != 0 && takeDeclaredIdentical(peer, v))
                 {
                     decideReplication(peer, v);

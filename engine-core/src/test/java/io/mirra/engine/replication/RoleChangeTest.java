@@ -279,4 +279,26 @@ class RoleChangeTest
         writeSome("b", 10);
         awaitConverged();
     }
+
+    @Test
+    void shouldSettleAFormerPrimarysBitsOnceTheNextPrimaryResyncedThePeer() throws Exception
+    {
+        // The checker's seed 20261125, cycle 7: b to a, b's disk fails, a to d, b attached again (resynced by d).
+        cluster = fourNodes().build();
+        cluster.awaitAllConnected();
+        cluster.node("b").promote();
+        writeSome("b", 20);
+        await(cluster.node("b").resource.demote());
+        cluster.node("a").promote();
+        writeSome("a", 10);
+        cluster.node("b").resource.detach(0);
+        awaitCondition("b diskless", () -> disk("b") == DiskState.DISKLESS);
+        writeSome("a", 20); // a counts them against b
+        await(cluster.node("a").resource.demote());
+        cluster.node("d").promote();
+        writeSome("d", 10);
+        cluster.node("b").resource.attach(0);
+        writeSome("d", 10);
+        awaitConverged();
+    }
 }
