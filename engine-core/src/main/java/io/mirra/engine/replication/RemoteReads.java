@@ -50,14 +50,25 @@ final class RemoteReads
     <T> String read(final int volume, final long offset, final ByteBuffer target, final IoCallback<T> callback,
         final T context)
     {
+        return read(volume, offset, target, callback, context, null);
+    }
+
+    /**
+     * Start a read that no request of goes to {@code avoid} (a resync's target: its copy is what is being replaced).
+     *
+     * @return null when started, or why it cannot be.
+     */
+    <T> String read(final int volume, final long offset, final ByteBuffer target, final IoCallback<T> callback,
+        final T context, final PeerState avoid)
+    {
         final int length = target.remaining();
-        final PeerState peer = pick(volume);
+        final PeerState peer = avoid == null ? pick(volume) : pickExcept(volume, avoid);
         if (peer == null)
         {
             return "no UpToDate copy of volume " + volume + " is reachable from " + spec.nodeName();
         }
         @SuppressWarnings("unchecked")
-        final RemoteRead read = new RemoteRead(volume, offset, target, (IoCallback<Object>)callback, context);
+        final RemoteRead read = new RemoteRead(volume, offset, target, (IoCallback<Object>)callback, context, avoid);
         read.chunksLeft = (length + MAX_CHUNK - 1) / MAX_CHUNK;
         for (int pos = 0; pos < length; pos += MAX_CHUNK)
         {
@@ -94,9 +105,14 @@ final class RemoteReads
 
     private PeerState pickExcept(final int volume, final PeerState excluded)
     {
+        return pickExcept(volume, excluded, null);
+    }
+
+    PeerState pickExcept(final int volume, final PeerState excluded, final PeerState alsoExcluded)
+    {
         for (final PeerState peer : peers)
         {
-            if (peer != excluded && peer.canServeReads(volume))
+            if (peer != excluded && peer != alsoExcluded && peer.canServeReads(volume))
             {
                 return peer;
             }
@@ -139,7 +155,7 @@ final class RemoteReads
         peer.pendingReads--;
         if (status != 0)
         {
-            final PeerState other = pickExcept(chunk.read.volume, peer);
+            final PeerState other = pickExcept(chunk.read.volume, peer, chunk.read.avoid);
             if (other != null)
             {
                 send(chunk, other);
@@ -177,7 +193,8 @@ final class RemoteReads
         for (final ReadChunk chunk : reroute)
         {
             pending.remove(chunk.id);
-            final PeerState other = closing ? null : pick(chunk.read.volume);
+            final PeerState other = closing ? null : chunk.read.avoid == null ? pick(chunk.read.volume) :
+                pickExcept(chunk.read.volume, peer, chunk.read.avoid);
             if (other == null)
             {
                 finish(chunk, StorageException.EIO, "read from " + peer.name() + " lost (" + why +
@@ -219,17 +236,20 @@ final class RemoteReads
         final ByteBuffer target;
         final IoCallback<Object> callback;
         final Object context;
+        /** A peer none of its requests may go to, or null. */
+        final PeerState avoid;
         int chunksLeft;
         boolean done;
 
         RemoteRead(final int volume, final long offset, final ByteBuffer target, final IoCallback<Object> callback,
-            final Object context)
+            final Object context, final PeerState avoid)
         {
             this.volume = volume;
             this.offset = offset;
             this.target = target;
             this.callback = callback;
             this.context = context;
+            this.avoid = avoid;
         }
     }
 

@@ -1710,7 +1710,7 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             {
                 return "this node has no disk for volume " + v + " and is not Primary";
             }
-            if (metas[v].currentGen() == 0 || remoteReads.pick(v) == null)
+            if (metas[v].currentGen() == 0 || remoteReads.pickExcept(v, peer, null) == null)
             {
                 return "no UpToDate copy of volume " + v + " is reachable to read the resync data from";
             }
@@ -1847,7 +1847,8 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
             }
             onResyncRead(read);
         };
-        final String refusal = remoteReads.read(op.volume, op.offset, op.readBuf.nioBuffer(0, length), done, op);
+        final String refusal = remoteReads.read(op.volume, op.offset, op.readBuf.nioBuffer(0, length), done, op,
+            op.resyncPeer);
         if (refusal != null)
         {
             op.errno = StorageException.EIO;
@@ -2532,8 +2533,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
         boolean changed = false;
         for (int v = 0; v < spec.volumeCount(); v++)
         {
+            // Without a disk, only while a copy that has our data takes the new generation with us: a generation
+            // no disk holds would make every copy look older than the data this node claims to use.
             final boolean current = stores[v] != null ? diskStates[v] == DiskState.UP_TO_DATE :
-                metas[v].currentGen() != 0;
+                metas[v].currentGen() != 0 && replicatingPeers(v) > 0;
             if (current)
             {
                 try

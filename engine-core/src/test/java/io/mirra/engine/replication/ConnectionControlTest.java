@@ -99,6 +99,32 @@ class ConnectionControlTest
     }
 
     @Test
+    void shouldKeepADisklessPrimarysDataWhenItLosesItsLastCopyWithAWriteInFlight() throws Exception
+    {
+        cluster = EngineCluster.builder("r", dir).volumes(1L << 20).peerTimeoutMs(1000).diskNodes("a")
+            .disklessNodes("c").proxies(true).build();
+        cluster.awaitAllConnected();
+        final EngineCluster.Node c = cluster.node("c");
+        c.promote();
+        c.write(0, 0, new byte[] {7}, false);
+        // The last copy stops answering while a write is in flight: the write fails (no disk confirmed it), and c
+        // must not start a generation that no disk holds (the copy would look older than c's data for good).
+        cluster.proxy("a", "c").blackhole();
+        final io.netty.buffer.ByteBuf data = io.netty.buffer.Unpooled.directBuffer(1).writeByte(8);
+        final java.util.concurrent.CompletableFuture<Void> lost = c.writeAsync(0, 4096, data);
+        assertThrows(RuntimeException.class, () -> await(lost));
+        data.release();
+        awaitCondition("c lost a", () -> connection("c", "a").connectionState() != ConnectionState.CONNECTED);
+        cluster.proxy("a", "c").heal();
+        cluster.awaitAllConnected();
+        awaitCondition("c uses a's copy again", () ->
+            connection("c", "a").peerDevices().get(0).replicationState() == ReplicationState.ESTABLISHED);
+        assertEquals(7, c.read(0, 0, 1)[0]);
+        c.write(0, 0, new byte[] {9}, false);
+        assertEquals(9, cluster.node("a").readDisk(0, 0, 1)[0]);
+    }
+
+    @Test
     void shouldSendReadsToTheLeastBusyPeer() throws Exception
     {
         cluster = EngineCluster.builder("r", dir).volumes(1L << 20).readBalancing(ReadBalancing.LEAST_PENDING)
