@@ -2635,11 +2635,12 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                 peer.currentGens[v] = state.currentGen(v);
                 peer.histories[v] = history;
                 if (!first && oldDisk != DiskState.UP_TO_DATE && peer.diskStates[v] == DiskState.UP_TO_DATE &&
-                    role != Role.PRIMARY && otherConnectedPrimary() != null && peer.outOfSync[v] != null &&
-                    stores[v] != null && peer.currentGens[v] == metas[v].currentGen() && !peer.resyncActive[v])
+                    role != Role.PRIMARY && peer.outOfSync[v] != null && stores[v] != null &&
+                    diskStates[v] == DiskState.UP_TO_DATE && peer.currentGens[v] == metas[v].currentGen() &&
+                    !peer.resyncActive[v])
                 {
-                    // The peer finished a resync from the Primary (its data now): bits we held against it, from an
-                    // earlier term as Primary, are settled; if our copy differs there, it is ours that is behind.
+                    // The peer finished a resync from a copy with our generation (so our data): bits we held against
+                    // it, from an earlier term as Primary, are settled. (A Primary's bits are the reference: kept.)
                     peer.outOfSync[v].clearAll();
                     setBitmapBase(peer, v, 0, 0);
                 }

@@ -301,4 +301,24 @@ class RoleChangeTest
         writeSome("d", 10);
         awaitConverged();
     }
+
+    @Test
+    void shouldSettleAFormerPrimarysBitsOnceThePeerResyncedFromASecondary() throws Exception
+    {
+        // The checker's seed 7, cycle 14: c Primary, b's disk fails, c to b, b demoted and attached again (resynced
+        // with no Primary around).
+        cluster = fourNodes().build();
+        cluster.awaitAllConnected();
+        cluster.node("c").promote();
+        writeSome("c", 10);
+        cluster.node("b").resource.detach(0);
+        awaitCondition("b diskless", () -> disk("b") == DiskState.DISKLESS);
+        writeSome("c", 20); // c counts them against b
+        await(cluster.node("c").resource.demote());
+        cluster.node("b").promote();
+        writeSome("b", 10);
+        await(cluster.node("b").resource.demote());
+        cluster.node("b").resource.attach(0);
+        awaitConverged();
+    }
 }
