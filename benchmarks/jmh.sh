@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # jmh.sh: run mirra's JMH microbenchmarks (benchmarks/src/main/java) with the project's JVM flags.
 #
-#   benchmarks/jmh.sh [--quick] [--out DIR] [--no-build] [JMH options] [benchmark regexps]
+#   benchmarks/jmh.sh [--quick | --smoke] [--out DIR] [--no-build] [JMH options] [benchmark regexps]
 #
 #   --quick      smoke run of every benchmark: -f 1 -wi 1 -w 500ms -i 2 -r 500ms, all of them in about 90 s. Too
 #                short for JIT-sensitive numbers (the NBD decoder needs a few seconds of warmup): use it to see that
 #                everything runs and for rough magnitudes.
+#   --smoke      a representative subset, one case per benchmark class (the NBD decoder's 4 KiB write, the dirty
+#                bitmap's markByteRange and the run-length encoder at 64 GiB / 4 KiB and 1 % dirty, lz4 on a 4 KiB
+#                file-system-like block, the adaptive allocator at 4 KiB), -f 1 -wi 1 -w 1s -i 2 -r 500ms: about
+#                20 s. For the benchmark smoke test (./mirra bench --quick): proves that they run, nothing finer.
 #   (default)    full run: -f 2 -wi 3 -w 2s -i 5 -r 2s (about 20 minutes for all of them on 2 cores).
 #   --out DIR    where the JSON results go (default benchmarks/target/jmh-results); the file is named after the
 #                date, the JDK and the mode. Giving -rf/-rff yourself overrides this.
@@ -16,16 +20,17 @@
 # The JVM flags are the root pom's jvm.flags property, as the build wrote them to node/target/classes/mirra-jvm.flags
 # (the ./mirra launcher reads the same file). They depend on the JDK that built them (the jdk23plus profile adds
 # --sun-misc-unsafe-memory-access=allow, which JDK 17 rejects), so the project is rebuilt when the JDK changes, as
-# well as when the jar is missing or older than a source. JMH passes the flags on to its forked JVMs (and with
+# well as when the jar is missing or older than a source (the JDK of a jar built by someone else, e.g. a plain
+# `mvn verify`, is read from its manifest's Build-Jdk-Spec). JMH passes the flags on to its forked JVMs (and with
 # -jvmArgs given, this script prepends them with -jvmArgsPrepend).
-set -euo pipefail
+set -Eeuo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 JAR="$ROOT/benchmarks/target/benchmarks.jar"
 FLAGS_FILE="$ROOT/node/target/classes/mirra-jvm.flags"
 JDK_STAMP="$ROOT/benchmarks/target/jmh-build-jdk.txt"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,/^set -Eeuo/{/^set -Eeuo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 quick=0
 build=1
@@ -35,6 +40,7 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --smoke) quick=2 ;;
     --no-build) build=0 ;;
     --out) [ $# -ge 2 ] || { echo "jmh.sh: --out needs a directory" >&2; exit 2; }; out_dir="$2"; shift ;;
     --out=*) out_dir="${1#--out=}" ;;
@@ -49,6 +55,14 @@ jdk_version() {
 }
 JDK=$(jdk_version)
 [ -n "$JDK" ] || { echo "jmh.sh: cannot run $JAVA" >&2; exit 1; }
+
+# a jar built without this script (mvn verify, mvn package) has no stamp: its manifest names the JDK that built it
+if [ ! -f "$JDK_STAMP" ] && [ -f "$JAR" ] && command -v python3 >/dev/null 2>&1; then
+  built=$(python3 -c 'import sys, zipfile
+for line in zipfile.ZipFile(sys.argv[1]).read("META-INF/MANIFEST.MF").decode().splitlines():
+    if line.startswith("Build-Jdk-Spec:"): print(line.split(":", 1)[1].strip())' "$JAR" 2>/dev/null || true)
+  [ -z "$built" ] || echo "$built" >"$JDK_STAMP"
+fi
 
 stale() {
   [ -f "$JAR" ] && [ -f "$FLAGS_FILE" ] && [ -f "$JDK_STAMP" ] || return 0
@@ -91,6 +105,9 @@ if [ "$listing" = 0 ]; then
   if [ "$quick" = 1 ]; then
     defaults=(-f 1 -wi 1 -w 500ms -i 2 -r 500ms)
     mode=quick
+  elif [ "$quick" = 2 ]; then
+    defaults=(-f 1 -wi 1 -w 1s -i 2 -r 500ms)
+    mode=smoke
   else
     defaults=(-f 2 -wi 3 -w 2s -i 5 -r 2s)
     mode=full
@@ -105,6 +122,19 @@ if [ "$listing" = 0 ]; then
   fi
   if has_arg -jvmArgs; then
     opts+=(-jvmArgsPrepend "${FLAGS[*]}")
+  fi
+  if [ "$quick" = 2 ]; then
+    # the subset, unless benchmarks were named; -p applies to every benchmark with that parameter
+    named=0 skip=0
+    for a in "${args[@]+"${args[@]}"}"; do
+      if [ "$skip" = 1 ]; then skip=0; continue; fi
+      case $a in -l|-lp|-lrf|-lprof|-h) ;; -*) skip=1 ;; *) named=1 ;; esac   # JMH's other options take a value
+    done
+    if [ "$named" = 0 ]; then
+      opts+=(-p geometry=64GiB/4KiB -p dirtyPercent=1 -p data=mixed -p blockSize=4096 -p allocator=adaptive -p size=4096
+             'NbdRequestDecoderBenchmark\.write4KiBOneRead$' 'DirtyBitmapBenchmark\.markByteRange$'
+             'BitmapRunCodecBenchmark\.encode$' 'Lz4BlockBenchmark\.compress$' 'ByteBufAllocatorBenchmark\.allocateAndRelease$')
+    fi
   fi
 fi
 

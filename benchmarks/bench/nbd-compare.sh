@@ -16,6 +16,7 @@ ARGS="$*"
 usage() {
   cat <<EOF
 usage: $ME [--quick] [--reps N] [--size SIZE] [--dir DIR] [--servers LIST]
+          [--runtime T] [--ramp T] [--tcp-seconds N]
 
 Measures the NBD servers in LIST side by side on the same fresh backing file, interleaved rep by
 rep, through fio's nbd engine and nbdcopy, plus the physical limits of this machine, and writes
@@ -29,6 +30,10 @@ DIR/results.md (also printed to stdout) and DIR/results.json.
                    backing files live there too (about 3 x SIZE free space needed while running)
   --servers LIST   comma-separated subset of: $ALL_LIST
                    (default: all four; the order given is the order within rep 1)
+  --runtime T      length of every fio job after the ramp, the physical-limit jobs included (whole
+                   seconds, or milliseconds as 500ms; default 15, with --quick 5 and 2 for the disk)
+  --ramp T         fio ramp before the measured window (the same units; default 2, with --quick 1)
+  --tcp-seconds N  length of the iperf3 loopback measurement (default 5, 2 with --quick)
 
 Jobs per server: nbdcopy-in (random file -> server), randwrite-4k-qd1, randwrite-4k-qd32,
 randread-4k-qd32, write-1m-qd8, read-1m-qd8, randrw70-4k-qd16 (rwmixread=70), nbdcopy-out
@@ -37,7 +42,7 @@ randread-4k-qd32, write-1m-qd8, read-1m-qd8, randrw70-4k-qd16 (rwmixread=70), nb
 Environment: MIRRA=PATH (mirra launcher, default $REPO/mirra; it builds the project on the
 preflight start if sources changed, and later starts run with MIRRA_NO_BUILD=1 so every rep measures
 that same build); NBD_COMPARE_RUNTIME and NBD_COMPARE_RAMP (seconds, override the job length of
-every pass); NBD_COMPARE_START_TIMEOUT (seconds a server may take to listen, default 60);
+every pass, as --runtime and --ramp); NBD_COMPARE_START_TIMEOUT (seconds a server may take to listen, default 60);
 NBD_COMPARE_BUILD_TIMEOUT (the same for mirra's preflight start, which may build; default 900).
 
 Required Debian packages: fio, libnbd-bin (nbdcopy, nbdinfo), python3, iproute2 (ss), procps (ps),
@@ -115,8 +120,40 @@ cpu_ticks() {
 now_ns() { date +%s%N; }
 first_line() { sed -n 1p; }   # unlike head -1, reads all input: no SIGPIPE for the writer
 
+# free_port: a free TCP port on 127.0.0.1, never the same twice in a run (DIR/.ports), taken below the kernel's
+# ephemeral range: a port from bind(0) is in that range, and between this check and the server's own bind the
+# kernel may hand it out as the source port of a connection (seen: a node's NBD port taken by a peer connection
+# of the node started just before it, "address already in use")
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - "$DIR/.ports" <<'EOF'
+import random, socket, sys
+taken_file = sys.argv[1]
+try:
+    taken = set(open(taken_file).read().split())
+except OSError:
+    taken = set()
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first = 10000 if lo > 11000 else 1024
+if lo - first < 1000:
+    sys.exit(f"free_port: the ephemeral port range starts at {lo}: no room for fixed ports below it")
+for _ in range(2000):
+    p = random.randrange(first, lo)
+    if str(p) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(taken_file, "a") as f:
+        f.write(f"{p}\n")
+    print(p)
+    break
+else:
+    sys.exit("free_port: no free port found")
+EOF
 }
 
 # wait_listen PORT PID TIMEOUT: poll until something listens on 127.0.0.1:PORT, with a deadline
@@ -135,14 +172,18 @@ one_of() { local w=$1 x; shift; for x; do [ "$x" = "$w" ] && return 0; done; ret
 
 # ------------------------------------------------------------------------------------------------
 # Options
-QUICK=0 REPS="" SIZE_ARG="" DIR="" SERVERS_ARG=$ALL_LIST
+QUICK=0 REPS="" SIZE_ARG="" DIR="" SERVERS_ARG=$ALL_LIST RUNTIME_ARG="" RAMP_ARG="" TCP_ARG=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; shift ;;
-    --reps|--size|--dir|--servers)
+    --reps|--size|--dir|--servers|--runtime|--ramp|--tcp-seconds)
       [ $# -ge 2 ] || die "$1 needs a value"
-      case $1 in --reps) REPS=$2 ;; --size) SIZE_ARG=$2 ;; --dir) DIR=$2 ;; --servers) SERVERS_ARG=$2 ;; esac
+      case $1 in --reps) REPS=$2 ;; --size) SIZE_ARG=$2 ;; --dir) DIR=$2 ;; --servers) SERVERS_ARG=$2 ;;
+                 --runtime) RUNTIME_ARG=$2 ;; --ramp) RAMP_ARG=$2 ;; --tcp-seconds) TCP_ARG=$2 ;; esac
       shift 2 ;;
+    --runtime=*) RUNTIME_ARG=${1#*=}; shift ;;
+    --ramp=*) RAMP_ARG=${1#*=}; shift ;;
+    --tcp-seconds=*) TCP_ARG=${1#*=}; shift ;;
     --reps=*) REPS=${1#*=}; shift ;;
     --size=*) SIZE_ARG=${1#*=}; shift ;;
     --dir=*) DIR=${1#*=}; shift ;;
@@ -155,11 +196,16 @@ done
 # smoke-run budget (it is a reference line, not a comparison).
 if [ "$QUICK" = 1 ]; then RUNTIME=5 RAMP=1 PHYS_RUNTIME=2 PHYS_RAMP=1 TCP_SECONDS=2 REPS=${REPS:-1} SIZE_ARG=${SIZE_ARG:-256M}
 else RUNTIME=15 RAMP=2 PHYS_RUNTIME=15 PHYS_RAMP=2 TCP_SECONDS=5 REPS=${REPS:-3} SIZE_ARG=${SIZE_ARG:-2G}; fi
-RUNTIME=${NBD_COMPARE_RUNTIME:-$RUNTIME} RAMP=${NBD_COMPARE_RAMP:-$RAMP}
-[ -z "${NBD_COMPARE_RUNTIME:-}" ] || PHYS_RUNTIME=$RUNTIME
-[ -z "${NBD_COMPARE_RAMP:-}" ] || PHYS_RAMP=$RAMP
+RUNTIME_ARG=${RUNTIME_ARG:-${NBD_COMPARE_RUNTIME:-}} RAMP_ARG=${RAMP_ARG:-${NBD_COMPARE_RAMP:-}}
+[ -z "$RUNTIME_ARG" ] || RUNTIME=$RUNTIME_ARG PHYS_RUNTIME=$RUNTIME_ARG
+[ -z "$RAMP_ARG" ] || RAMP=$RAMP_ARG PHYS_RAMP=$RAMP_ARG
+TCP_SECONDS=${TCP_ARG:-$TCP_SECONDS}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$REPS'"
-[[ $RUNTIME =~ ^[1-9][0-9]*$ && $RAMP =~ ^[0-9]+$ ]] || die "runtime/ramp must be whole seconds"
+[[ $RUNTIME =~ ^[0-9]+(ms)?$ && $RAMP =~ ^[0-9]+(ms)?$ ]] || die "runtime/ramp must be whole seconds (15) or milliseconds (500ms)"
+[[ $TCP_SECONDS =~ ^[1-9][0-9]*$ ]] || die "--tcp-seconds needs a positive integer"
+# dur_s T: a duration of whole seconds (15) or milliseconds (500ms), in seconds
+dur_s() { case $1 in *ms) awk -v m="${1%ms}" 'BEGIN { printf "%g\n", m / 1000 }' ;; *) echo "$1" ;; esac; }
+[ "$(dur_s "$RUNTIME")" != 0 ] || die "the runtime must be positive"
 [[ ${SIZE_ARG^^} =~ ^[0-9]+[KMGT]?$ ]] || die "bad --size '$SIZE_ARG' (use e.g. 256M, 2G)"
 SIZE=$(numfmt --from=iec "${SIZE_ARG^^}")
 [ "$SIZE" -ge $((16 << 20)) ] && [ $((SIZE % 4096)) -eq 0 ] || die "--size must be a multiple of 4K and at least 16M"
@@ -277,9 +323,10 @@ record() { local IFS=$'\t'; echo "$*" >>"$RUNS"; }
 # and when fio exits, so the window matches the bytes fio reports (which exclude the ramp).
 fio_job() {
   local rep=$1 target=$2 cpu_pid=$3 name=$4 rw=$5 bs=$6 qd=$7 out c0=-1 c1=-1 t0 t1 fpid rc=0
-  local runtime=$RUNTIME ramp=$RAMP
+  local runtime=$RUNTIME ramp=$RAMP ramp_s
   shift 7
   [ "$rep" != 0 ] || runtime=$PHYS_RUNTIME ramp=$PHYS_RAMP
+  ramp_s=$(dur_s "$ramp")
   out="$DIR/raw/rep$rep-$target-$name.fio.json"; [ "$rep" = 0 ] && out="$DIR/raw/phys-$target-$name.fio.json"
   rm -f "$FIO_WORK/started"
   (cd "$FIO_WORK" && exec fio --name="$name" "${FIO_TARGET[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" \
@@ -291,7 +338,7 @@ fio_job() {
   t0=$(now_ns)
   while [ ! -e "$FIO_WORK/started" ] && running "$fpid"; do sleep 0.02; done
   if [ -e "$FIO_WORK/started" ]; then
-    sleep "$ramp"
+    sleep "$ramp_s"
     [ "$cpu_pid" = - ] || c0=$(cpu_ticks "$cpu_pid")
   fi
   wait "$fpid" || rc=$?
@@ -340,7 +387,7 @@ fresh_disk() { rm -f "$DISK"; cp --sparse=never "$SRC" "$DISK"; sync; }
 
 # ------------------------------------------------------------------------------------------------
 T_START=$(date +%s)
-log "results in $DIR; servers: ${SERVERS[*]}; $REPS rep(s); size $SIZE_ARG; fio $RUNTIME s + $RAMP s ramp"
+log "results in $DIR; servers: ${SERVERS[*]}; $REPS rep(s); size $SIZE_ARG; fio $(dur_s "$RUNTIME") s + $(dur_s "$RAMP") s ramp"
 
 # 1. Preflight: every server must start and answer before minutes are spent measuring
 truncate -s "$SIZE" "$DISK"
@@ -405,11 +452,13 @@ ELAPSED=$(( $(date +%s) - T_START ))
 {
   printf 'servers\t%s\n' "${SERVERS[*]}"
   printf 'reps\t%s\nruntime_s\t%s\nramp_s\t%s\nphys_runtime_s\t%s\nphys_ramp_s\t%s\n' \
-    "$REPS" "$RUNTIME" "$RAMP" "$PHYS_RUNTIME" "$PHYS_RAMP"
+    "$REPS" "$(dur_s "$RUNTIME")" "$(dur_s "$RAMP")" "$(dur_s "$PHYS_RUNTIME")" "$(dur_s "$PHYS_RAMP")"
   printf 'size_bytes\t%s\nelapsed_s\t%s\nclk_tck\t%s\n' "$SIZE" "$ELAPSED" "$(getconf CLK_TCK)"
   printf 'quick\t%s\niperf3\t%s\ndir\t%s\n' "$QUICK" "$HAVE_IPERF" "$DIR"
   printf 'command\t%s\n' "benchmarks/bench/$ME${ARGS:+ $ARGS}"
-  printf 'repo_git\t%s\n' "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+  # the build measured: that of the launcher's directory (a checkout, or a copy with a .git-describe file)
+  lroot=$REPO; ! one_of mirra "${SERVERS[@]}" || lroot=$(cd -- "$(dirname -- "$(readlink -f "$MIRRA")")" && pwd)
+  printf 'repo_git\t%s\n' "$(git -C "$lroot" describe --always --dirty 2>/dev/null || cat "$lroot/.git-describe" 2>/dev/null || echo unknown)"
   printf 'fs\t%s\n' "$(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$DIR" 2>/dev/null | tr -s ' ' || echo unknown)"
   printf 'kernel\t%s\n' "$(uname -sr)"
   printf 'tool\tfio\t%s\n' "$(fio --version)"

@@ -2,7 +2,8 @@
 # replication-compare.sh: what replication costs. Measures `mirra node` in one run, configurations interleaved
 # rep by rep: a resource with one node (the baseline), two and three nodes with disks under protocol C, and the
 # same under protocol A, all nodes on this machine (replication over loopback), the client on the Primary's NBD
-# export. Same client jobs as /work/shared/bench/nbdbench.sh (fio's nbd engine, nbdcopy). Reports throughput,
+# export; and three nodes whose Primary is diskless (it reads and writes the copies of the other two over
+# loopback). Same client jobs as /work/shared/bench/nbdbench.sh (fio's nbd engine, nbdcopy). Reports throughput,
 # latency, CPU seconds per GiB summed over all node processes, and checks the two replication targets against a
 # loopback round trip measured in the same run. See README.md beside this script.
 set -Eeuo pipefail
@@ -10,40 +11,52 @@ set -Eeuo pipefail
 ME=${0##*/}
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd -- "$HERE/../.." && pwd)
-ALL_CONFIGS=(single c2 c3 a2 a3)
-ALL_LIST=single,c2,c3,a2,a3
+ALL_CONFIGS=(single c2 c3 a2 a3 d3)
+ALL_LIST=single,c2,c3,a2,a3,d3
 ARGS="$*"
 RES=bench
 
 usage() {
   cat <<EOF
 usage: $ME [--quick] [--reps N] [--size SIZE] [--dir DIR] [--configs LIST]
+          [--runtime T] [--ramp T] [--no-prefill] [--rtt-samples N]
 
 Starts the mirra nodes of each configuration in LIST, makes the first node (alpha) Primary, runs the job
 list against its NBD export, stops the nodes, and repeats for every configuration and rep (interleaved,
 order rotated each rep). Writes DIR/results.md (also printed) and DIR/results.json.
 
   --quick         smoke run: fio jobs 4 s after a 1 s ramp; --reps defaults to 1, --size to 256M
-                  (about 3 min for the five configurations)
+                  (about 3.5 min for the six configurations)
   --reps N        repetitions per configuration (default 3)
   --size SIZE     volume size = region of every job (default 1G; K/M/G suffixes)
   --dir DIR       scratch and results directory (default /var/tmp/mirra-repl-bench); the disks live in
-                  DIR/data (about 6 x SIZE with all configurations) and are deleted at the end
+                  DIR/data (about 9 x SIZE with all configurations) and are deleted at the end
   --configs LIST  comma-separated subset of $ALL_LIST (default: all), in rep-1 order:
                     single  one node (no peers, no protocol): the baseline every ratio refers to
                     c2, c3  two / three nodes with disks, protocol C (sync)
                     a2, a3  two / three nodes with disks, protocol A (async)
+                    d3      three nodes, protocol C, alpha (the Primary) diskless: every read and write
+                            goes to bravo and charlie, which have disks
+  --runtime T     length of every fio job, after the ramp (whole seconds, or milliseconds as 500ms;
+                  default 10, 4 with --quick)
+  --ramp T        fio ramp before the measured window (the same units; default 2, 1 with --quick)
+  --no-prefill    do not write every byte of each disk set before the reps (the first rep's nbdcopy-in
+                  then writes them); for smoke runs only: later jobs may hit sparse regions
+  --rtt-samples N round trips per loopback measurement (default 20000)
 
 Jobs: nbdcopy-in (random file -> export), randwrite-4k-qd1, randwrite-4k-qd32, randread-4k-qd32,
-write-1m-qd8 (the jobs of nbdbench.sh, without the read-1m, 70/30 mix and nbdcopy-out ones).
-Full run (defaults: 3 reps, 1 GiB, 10 s jobs after a 2 s ramp): 15-17 min on 2 cores.
+write-1m-qd8, read-1m-qd8 (the jobs of nbdbench.sh, without the 70/30 mix and nbdcopy-out ones).
+Full run (defaults: 3 reps, 1 GiB, 10 s jobs after a 2 s ramp): about 22 min on 2 cores.
 
 Environment: MIRRA=PATH (launcher, default $REPO/mirra; its first call builds when sources changed, then
 the run uses a private copy of that build in DIR/build, so every rep measures the same build even while
 others rebuild the tree; the "git describe" of the report is that of the launcher's directory, or the
-content of a .git-describe file there); REPL_RUNTIME, REPL_RAMP (seconds);
+content of a .git-describe file there); REPL_RUNTIME, REPL_RAMP (as --runtime, --ramp);
 REPL_READY_TIMEOUT (seconds for nodes to come up connected and in sync, default 180);
-REPL_STOP_TIMEOUT (seconds a node may take to exit after SIGTERM, default 30).
+REPL_STOP_TIMEOUT (seconds a node may take to exit after SIGTERM, default 30);
+REPL_PROFILE=JOB[,JOB...] records a CPU profile of every node during those jobs (profile.sh beside this
+script: JFR, or async-profiler with BENCH_ASYNC_PROFILER=PATH/libasyncProfiler.so), in DIR/raw/profile;
+the profiled run's figures include the profiler, do not compare them with unprofiled runs.
 Needs: fio (with the nbd engine), libnbd-bin (nbdcopy, nbdinfo), python3, procps; optional: a C
 compiler (cc) for the loopback round-trip floor (else Python's figure is used). Run it under
 \`nice -n 19\` on a shared machine.
@@ -84,35 +97,82 @@ running() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; st=${st
 ticks() { local st f; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }; read -r -a f <<<"${st##*) }"
           echo $(( f[11] + f[12] + f[13] + f[14] )); }
 now_ns() { date +%s%N; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port: a free TCP port on 127.0.0.1, never the same twice in a run (DIR/.ports), taken below the kernel's
+# ephemeral range: a port from bind(0) is in that range, and between this check and the server's own bind the
+# kernel may hand it out as the source port of a connection (seen: a node's NBD port taken by a peer connection
+# of the node started just before it, "address already in use")
+free_port() {
+  python3 - "$DIR/.ports" <<'EOF'
+import random, socket, sys
+taken_file = sys.argv[1]
+try:
+    taken = set(open(taken_file).read().split())
+except OSError:
+    taken = set()
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first = 10000 if lo > 11000 else 1024
+if lo - first < 1000:
+    sys.exit(f"free_port: the ephemeral port range starts at {lo}: no room for fixed ports below it")
+for _ in range(2000):
+    p = random.randrange(first, lo)
+    if str(p) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(taken_file, "a") as f:
+        f.write(f"{p}\n")
+    print(p)
+    break
+else:
+    sys.exit("free_port: no free port found")
+EOF
+}
 one_of() { local w=$1 x; shift; for x; do [ "$x" = "$w" ] && return 0; done; return 1; }
 problem() { log "PROBLEM: $*"; printf '%s\n' "$*" >>"$DIR/raw/problems.txt"; }
+# warning: a WARNING line in a node log (a problem the node recovered from; listed in the report, not a problem)
+warning() { log "warning: $*"; printf '%s\n' "$*" >>"$DIR/raw/warnings.txt"; }
 py() { python3 "$HERE/replication-report.py" "$@"; }
 
 # ------------------------------------------------------------------------------------------------------------
 # Options
-QUICK=0 REPS="" SIZE_ARG="" DIR="" CONFIGS_ARG=$ALL_LIST
+QUICK=0 REPS="" SIZE_ARG="" DIR="" CONFIGS_ARG=$ALL_LIST RUNTIME_ARG="" RAMP_ARG="" PREFILL=1 RTT_SAMPLES=20000
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; shift ;;
-    --reps|--size|--dir|--configs)
+    --no-prefill) PREFILL=0; shift ;;
+    --reps|--size|--dir|--configs|--runtime|--ramp|--rtt-samples)
       [ $# -ge 2 ] || die "$1 needs a value"
-      case $1 in --reps) REPS=$2 ;; --size) SIZE_ARG=$2 ;; --dir) DIR=$2 ;; --configs) CONFIGS_ARG=$2 ;; esac
+      case $1 in --reps) REPS=$2 ;; --size) SIZE_ARG=$2 ;; --dir) DIR=$2 ;; --configs) CONFIGS_ARG=$2 ;;
+                 --runtime) RUNTIME_ARG=$2 ;; --ramp) RAMP_ARG=$2 ;; --rtt-samples) RTT_SAMPLES=$2 ;; esac
       shift 2 ;;
     --reps=*) REPS=${1#*=}; shift ;;
     --size=*) SIZE_ARG=${1#*=}; shift ;;
     --dir=*) DIR=${1#*=}; shift ;;
     --configs=*) CONFIGS_ARG=${1#*=}; shift ;;
+    --runtime=*) RUNTIME_ARG=${1#*=}; shift ;;
+    --ramp=*) RAMP_ARG=${1#*=}; shift ;;
+    --rtt-samples=*) RTT_SAMPLES=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
 done
 if [ "$QUICK" = 1 ]; then RUNTIME=4 RAMP=1 REPS=${REPS:-1} SIZE_ARG=${SIZE_ARG:-256M}
 else RUNTIME=10 RAMP=2 REPS=${REPS:-3} SIZE_ARG=${SIZE_ARG:-1G}; fi
-RUNTIME=${REPL_RUNTIME:-$RUNTIME} RAMP=${REPL_RAMP:-$RAMP}
+RUNTIME=${RUNTIME_ARG:-${REPL_RUNTIME:-$RUNTIME}} RAMP=${RAMP_ARG:-${REPL_RAMP:-$RAMP}}
 READY_TIMEOUT=${REPL_READY_TIMEOUT:-180} STOP_TIMEOUT=${REPL_STOP_TIMEOUT:-30}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$REPS'"
-[[ $RUNTIME =~ ^[1-9][0-9]*$ && $RAMP =~ ^[0-9]+$ ]] || die "runtime/ramp must be whole seconds"
+[[ $RUNTIME =~ ^[0-9]+(ms)?$ && $RAMP =~ ^[0-9]+(ms)?$ ]] || die "runtime/ramp must be whole seconds (10) or milliseconds (500ms)"
+# dur_s T: a duration of whole seconds (10) or milliseconds (500ms), in seconds
+dur_s() { case $1 in *ms) awk -v m="${1%ms}" 'BEGIN { printf "%g\n", m / 1000 }' ;; *) echo "$1" ;; esac; }
+RUNTIME_S=$(dur_s "$RUNTIME") RAMP_S=$(dur_s "$RAMP")
+[ "$RUNTIME_S" != 0 ] || die "the runtime must be positive"
+[[ $RTT_SAMPLES =~ ^[1-9][0-9]*$ ]] && [ "$RTT_SAMPLES" -ge 100 ] || die "--rtt-samples needs an integer >= 100"
+PROFILE_JOBS=",${REPL_PROFILE:-},"
 [[ $READY_TIMEOUT =~ ^[1-9][0-9]*$ && $STOP_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "timeouts must be whole seconds"
 [[ ${SIZE_ARG^^} =~ ^[0-9]+[KMGT]?$ ]] || die "bad --size '$SIZE_ARG' (use e.g. 256M, 1G)"
 SIZE=$(numfmt --from=iec "${SIZE_ARG^^}")
@@ -148,8 +208,11 @@ rm -rf -- "$DIR/raw" "$DIR/logs" "$DIR/data" "$DIR/conf" "$DIR/results.md" "$DIR
 mkdir -p "$DIR/raw" "$DIR/logs" "$DIR/data" "$DIR/conf" "$DIR/data/fio"
 DATA=$DIR/data
 nnodes() { case $1 in single) echo 1 ;; *) echo "${1:1}" ;; esac; }
-SETS=(); for c in "${CONFIGS[@]}"; do n=$(nnodes "$c"); one_of "$n" "${SETS[@]}" || SETS+=("$n"); done
-disk_need=$SIZE; for n in "${SETS[@]}"; do disk_need=$(( disk_need + n * SIZE )); done
+# the disk set of a configuration: n1, n2 (c2, a2), n3 (c3, a3), d3 (its own: alpha has no disk there)
+set_of() { case $1 in single) echo n1 ;; d3) echo d3 ;; *) echo "n${1:1}" ;; esac; }
+set_disks() { case $1 in d3) echo 2 ;; *) echo "${1:1}" ;; esac; }
+SETS=(); for c in "${CONFIGS[@]}"; do n=$(set_of "$c"); one_of "$n" "${SETS[@]}" || SETS+=("$n"); done
+disk_need=$SIZE; for n in "${SETS[@]}"; do disk_need=$(( disk_need + $(set_disks "$n") * SIZE )); done
 avail=$(df --output=avail -B1 "$DIR" | tail -1)
 [ "$avail" -gt $(( disk_need + (512 << 20) )) ] || die "not enough free space in $DIR: need about $(numfmt --to=iec $disk_need)"
 RUNS=$DIR/raw/runs.tsv STARTS=$DIR/raw/starts.jsonl SRC=$DATA/source.rand FIO_WORK=$DATA/fio
@@ -192,10 +255,11 @@ snapshot_build() {
 # ------------------------------------------------------------------------------------------------------------
 # Configurations
 NODE_NAMES=(alpha bravo charlie)
-# write_config CONFIG: DIR/conf/CONFIG/bench.yaml with fresh free ports; sets CONF, NODES, NBD_URI, ADMIN_URLS
+# write_config CONFIG: DIR/conf/CONFIG/bench.yaml with fresh free ports; sets CONF, NODES, NBD_URI, ADMIN_URLS,
+# ADMIN_BASE (alpha's admin endpoint)
 write_config() {
   local c=$1 n i name set port_r port_n port_a f p
-  n=$(nnodes "$c"); set=$DATA/n$n; CONF=$DIR/conf/$c; mkdir -p "$CONF"; f=$CONF/$RES.yaml
+  n=$(nnodes "$c"); set=$DATA/$(set_of "$c"); CONF=$DIR/conf/$c; mkdir -p "$CONF"; f=$CONF/$RES.yaml
   NODES=("${NODE_NAMES[@]:0:$n}") ADMIN_URLS=()
   {
     echo "# $c: written by $ME"
@@ -206,7 +270,7 @@ write_config() {
     echo "nodes:"
     for i in $(seq 0 $((n - 1))); do
       name=${NODES[$i]} port_r=$(free_port) port_n=$(free_port) port_a=$(free_port)
-      [ "$i" -gt 0 ] || NBD_URI="nbd://127.0.0.1:$port_n/$RES"
+      [ "$i" -gt 0 ] || NBD_URI="nbd://127.0.0.1:$port_n/$RES" ADMIN_BASE="http://127.0.0.1:$port_a"
       ADMIN_URLS+=("http://127.0.0.1:$port_a/v1/status?resource=$RES&json=1")
       echo "  $name:"
       echo "    node-id: $i"
@@ -216,21 +280,20 @@ write_config() {
       echo "    state-dir: $set/$name/state"
       echo "    volumes:"
       echo "      0:"
-      echo "        disk: $set/$name/disk.img"
+      if [ "$c" = d3 ] && [ "$i" = 0 ]; then echo "        disk: diskless"; else echo "        disk: $set/$name/disk.img"; fi
     done
     if [ "$n" -gt 1 ]; then
       echo "connection:"
-      p=${c:0:1}; echo "  protocol: ${p^^}"
+      p=${c:0:1}; [ "$p" != d ] || p=c; echo "  protocol: ${p^^}"
       echo "  secret: mirra-bench-secret"
     fi
   } >"$f"
   cp "$f" "$DIR/raw/config-$c.yaml"
 }
 
-mirra_admin() {  # CONFIG-DIR NODE ARGS...: one admin command through the CLI, its output logged
-  local conf=$1 node=$2; shift 2
-  "$MIRRA" --config "$conf" --name "$node" "$@"
-}
+# alpha_admin COMMAND: POST /v1/COMMAND?resource=bench to alpha's admin endpoint: what `mirra --config CONF
+# --name alpha COMMAND bench` sends, without starting a JVM for the CLI (a second or more of CPU on 2 cores)
+alpha_admin() { py post "$ADMIN_BASE/v1/$1?resource=$RES"; }
 
 # start_nodes CONFIG TAG: start every node of CONFIG, wait until all are up, connected and in sync, make
 # alpha Primary. Sets NODE_PIDS, NBD_URI, CONF.
@@ -254,7 +317,7 @@ start_nodes() {
     die "$c $tag: nodes did not come up connected and in sync; logs in $DIR/logs/$c-$tag-*.log"
   fi
   START_REC="\"ready\":$ready,\"start_to_ready_s\":$(( ($(now_ns) - t0) / 1000000 ))e-3"
-  if ! out=$(mirra_admin "$CONF" alpha primary "$RES" 2>&1); then
+  if ! out=$(alpha_admin primary 2>&1); then
     problem "$c $tag: 'mirra primary $RES' on alpha failed: $out"
     die "$c $tag: cannot make alpha Primary: $out"
   fi
@@ -265,10 +328,11 @@ start_nodes() {
 }
 
 # stop_nodes CONFIG TAG PHASE: alpha back to Secondary, SIGTERM every node, wait for each by pid
-LOG_BAD='^[0-9-]{10} [0-9:.]+ (SEVERE|WARNING) |^Exception in thread|OutOfMemoryError|StackOverflowError|^# A fatal error'
+LOG_BAD='^[0-9-]{10} [0-9:.]+ SEVERE |^Exception in thread|OutOfMemoryError|StackOverflowError|^# A fatal error'
+LOG_WARN='^[0-9-]{10} [0-9:.]+ WARNING '
 stop_nodes() {
   local c=$1 tag=$2 phase=$3 out i pid rc t0 codes=() left f n
-  if ! out=$(mirra_admin "$CONF" alpha secondary "$RES" 2>&1); then problem "$c $tag: 'mirra secondary $RES' on alpha failed: $out"; fi
+  if ! out=$(alpha_admin secondary 2>&1); then problem "$c $tag: 'mirra secondary $RES' on alpha failed: $out"; fi
   t0=$(now_ns)
   for pid in "${NODE_PIDS[@]}"; do running "$pid" || problem "$c $tag: node pid $pid had already exited before the stop"; done
   kill -TERM "${NODE_PIDS[@]}" 2>/dev/null || true
@@ -285,10 +349,12 @@ stop_nodes() {
     rc=0; wait "$pid" || rc=$?; forget_pid "$pid"; codes+=("$rc")
     case $rc in 0|143) ;; *) problem "$c $tag: ${NODES[$i]} exited with code $rc (log: logs/$c-$tag-${NODES[$i]}.log)" ;; esac
   done
-  for i in "${!NODES[@]}"; do   # SEVERE and WARNING log lines, uncaught exceptions, JVM errors
+  for i in "${!NODES[@]}"; do   # SEVERE log lines, uncaught exceptions, JVM errors; WARNING lines apart
     f="$DIR/logs/$c-$tag-${NODES[$i]}.log"
     n=$(grep -cE "$LOG_BAD" "$f" || true)
-    [ "$n" = 0 ] || problem "$c $tag: ${NODES[$i]}'s log has $n SEVERE/WARNING/uncaught-error line(s), first: $(grep -E -m1 "$LOG_BAD" "$f" | cut -c1-300)"
+    [ "$n" = 0 ] || problem "$c $tag: ${NODES[$i]}'s log has $n SEVERE/uncaught-error line(s), first: $(grep -E -m1 "$LOG_BAD" "$f" | cut -c1-300)"
+    n=$(grep -cE "$LOG_WARN" "$f" || true)
+    [ "$n" = 0 ] || warning "$c $tag: ${NODES[$i]}'s log has $n WARNING line(s), first: $(grep -E -m1 "$LOG_WARN" "$f" | cut -c1-300)"
   done
   printf '{"config":"%s","tag":"%s","phase":"%s",%s,"stop_s":%s,"exit_codes":[%s]}\n' "$c" "$tag" "$phase" \
     "$START_REC" "$(( ($(now_ns) - t0) / 1000000 ))e-3" "$(IFS=,; echo "${codes[*]}")" >>"$STARTS"
@@ -299,7 +365,8 @@ stop_nodes() {
 JOBS=("randwrite-4k-qd1 randwrite 4k 1"
       "randwrite-4k-qd32 randwrite 4k 32"
       "randread-4k-qd32 randread 4k 32"
-      "write-1m-qd8 write 1M 8")
+      "write-1m-qd8 write 1M 8"
+      "read-1m-qd8 read 1M 8")
 
 node_ticks() { local p out=""; for p in "${NODE_PIDS[@]}"; do out+="${out:+,}$(ticks "$p")"; done; echo "$out"; }
 # machine: "BUSY STEAL" ticks of all CPUs from /proc/stat (busy = user+nice+system+irq+softirq+steal)
@@ -307,6 +374,14 @@ machine() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $9; exit }' /p
 mdiff() { local a=($1) b=($2); echo "$(( b[0] - a[0] ))"$'\t'"$(( b[1] - a[1] ))"; }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 tick_diff() { python3 -c 'import sys; a, b = (list(map(int, x.split(","))) for x in sys.argv[1:]); print(",".join(str(y - x) for x, y in zip(a, b)))' "$1" "$2"; }
+# profile start|stop TAG: CPU profile of every node process (profile.sh), files DIR/raw/profile/TAG-NODE.*
+profile() {
+  local args=() i
+  for i in "${!NODES[@]}"; do args+=("${NODES[$i]}=${NODE_PIDS[$i]}"); done
+  mkdir -p "$DIR/raw/profile"
+  "$HERE/profile.sh" "$1" "$DIR/raw/profile/rep$2" "${args[@]}" >>"$DIR/logs/profile.log" 2>&1 ||
+    problem "$CUR: profile.sh $1 failed (see logs/profile.log)"
+}
 nodes_alive() { local i; for i in "${!NODE_PIDS[@]}"; do running "${NODE_PIDS[$i]}" || { echo "${NODES[$i]}"; return 1; }; done; }
 
 # drain: with peers, wait until alpha has no replicated write unacknowledged (protocol A queues), so the CPU
@@ -340,9 +415,11 @@ fio_job() {  # REP CONFIG NAME RW BS QD [extra]
   fpid=$!; OWNED+=("$fpid")
   t0=$(now_ns)
   while [ ! -e "$FIO_WORK/started" ] && running "$fpid"; do sleep 0.02; done
-  if [ -e "$FIO_WORK/started" ]; then sleep "$RAMP"; c0=$(node_ticks); m0=$(machine); fi
+  if [ -e "$FIO_WORK/started" ]; then sleep "$RAMP_S"; c0=$(node_ticks); m0=$(machine); fi
+  [[ $PROFILE_JOBS != *",$name,"* ]] || profile start "$rep-$c-$name"
   wait "$fpid" || rc=$?
   forget_pid "$fpid"; t1=$(now_ns)
+  [[ $PROFILE_JOBS != *",$name,"* ]] || profile stop "$rep-$c-$name"
   check_nodes "$name"
   dms=$(drain "$name"); c1=$(node_ticks); m1=$(machine)
   if [ "$rc" -ne 0 ] || [ -z "$c0" ]; then
@@ -376,7 +453,7 @@ copy_job() {  # REP CONFIG: nbdcopy of the random source into the export
 
 # ------------------------------------------------------------------------------------------------------------
 T_START=$(date +%s) LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "results in $DIR; configurations: ${CONFIGS[*]}; $REPS rep(s); volume $SIZE_ARG; fio $RUNTIME s + $RAMP s ramp"
+log "results in $DIR; configurations: ${CONFIGS[*]}; $REPS rep(s); volume $SIZE_ARG; fio $RUNTIME_S s + $RAMP_S s ramp"
 
 # 1. Build once (the launcher builds when sources changed), then run a private copy of that build: others
 #    rebuild node/target/classes and `mvn install` the module jars in ~/.m2 while this runs, and a JVM that
@@ -392,31 +469,39 @@ REPO_GIT=$(git -C "$LROOT" describe --always --dirty 2>/dev/null || cat "$LROOT/
 # a launcher of a mirra checkout (node/target/classpath.txt beside it) runs from a private copy of its build;
 # any other MIRRA (e.g. an earlier run's DIR/build/mirra) runs as it is
 [ ! -f "$LROOT/node/target/classpath.txt" ] || snapshot_build
+# every configuration through check-config: one JVM each, all at once
+cpids=()
 for c in "${CONFIGS[@]}"; do
   write_config "$c"
-  out=$("$MIRRA" check-config --config "$CONF" --name alpha 2>&1) || { echo "$out" >&2; die "check-config failed for $c (see above)"; }
+  "$MIRRA" check-config --config "$CONF" --name alpha >"$DIR/logs/check-config-$c.log" 2>&1 &
+  cpids+=("$!"); OWNED+=("$!")
 done
-"$MIRRA" node --help >/dev/null 2>&1 || die "'$MIRRA node' is not available in this build ($("$MIRRA" node --help 2>&1 | head -1))"
+for i in "${!CONFIGS[@]}"; do
+  rc=0; wait "${cpids[$i]}" || rc=$?; forget_pid "${cpids[$i]}"
+  [ "$rc" = 0 ] || { cat "$DIR/logs/check-config-${CONFIGS[$i]}.log" >&2; die "check-config failed for ${CONFIGS[$i]} (see above)"; }
+done
 log "build ok: $REPO_GIT${BUILD_ID:+, snapshot $BUILD_ID in $DIR/build}; configurations valid"
 
 # 2. Loopback round trip, and the random source
 log "loopback round trip (4 KiB request, 16 B reply)"
-py rtt "$DIR/raw/rtt.json" $CC >/dev/null
+py rtt "$DIR/raw/rtt.json" "$RTT_SAMPLES" $CC >/dev/null
 log "creating the $SIZE_ARG random source"
 { openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass "pass:$RANDOM$RANDOM" </dev/zero 2>/dev/null || true; } | head -c "$SIZE" >"$SRC"
 [ "$(stat -c %s "$SRC")" -eq "$SIZE" ] || die "could not write the random source file $SRC"
 
 # 3. The disk sets: the nodes create their disk files (a new disk is UpToDate everywhere), then one nbdcopy
 #    through the Primary writes every byte of every replica, so no disk is sparse in the measured reps
+#    (--no-prefill: the disks are created by the first start of each set, and written by its first nbdcopy-in)
 for n in "${SETS[@]}"; do
-  if [ "$n" = 1 ]; then c=single; else c=c$n; fi
-  CUR="prefill n$n" CUR_LOG="$DIR/logs/$c-prefill"
-  log "prefill: $n-node disk set ($c): start, nbdcopy $SIZE_ARG, stop"
+  [ "$PREFILL" = 1 ] || break
+  case $n in n1) c=single ;; d3) c=d3 ;; *) c=c${n:1} ;; esac
+  CUR="prefill $n" CUR_LOG="$DIR/logs/$c-prefill"
+  log "prefill: disk set $n ($c): start, nbdcopy $SIZE_ARG, stop"
   start_nodes "$c" prefill
   copy_job prefill "$c"
   stop_nodes "$c" prefill prefill
   sync
-  log "prefill: $n-node set written at ~$LAST_COPY_MIB_S MiB/s"
+  log "prefill: disk set $n written at ~$LAST_COPY_MIB_S MiB/s"
 done
 
 # 4. Reps: every configuration in turn, rep r starting with configuration r (rotation)
@@ -437,7 +522,7 @@ for rep in $(seq "$REPS"); do
     stop_nodes "$c" "rep$rep" measure
   done
 done
-py rtt "$DIR/raw/rtt-end.json" $CC >/dev/null
+py rtt "$DIR/raw/rtt-end.json" "$RTT_SAMPLES" $CC >/dev/null
 
 # 5. Report
 ELAPSED=$(( $(date +%s) - T_START ))
@@ -445,7 +530,8 @@ first_line() { sed -n 1p; }
 {
   printf 'configs\t%s\n' "${CONFIGS[*]}"
   printf 'reps\t%s\nruntime_s\t%s\nramp_s\t%s\nsize_bytes\t%s\nelapsed_s\t%s\nclk_tck\t%s\nquick\t%s\ndir\t%s\n' \
-    "$REPS" "$RUNTIME" "$RAMP" "$SIZE" "$ELAPSED" "$(getconf CLK_TCK)" "$QUICK" "$DIR"
+    "$REPS" "$RUNTIME_S" "$RAMP_S" "$SIZE" "$ELAPSED" "$(getconf CLK_TCK)" "$QUICK" "$DIR"
+  printf 'prefill\t%s\nrtt_samples\t%s\nprofile\t%s\n' "$PREFILL" "$RTT_SAMPLES" "${REPL_PROFILE:-}"
   printf 'command\t%s\n' "benchmarks/bench/$ME${ARGS:+ $ARGS}"
   printf 'repo_git\t%s\n' "$REPO_GIT${BUILD_ID:+ (build snapshot $BUILD_ID)}${MIRRA_SET:+ (MIRRA=$MIRRA_SET)}"
   printf 'fs\t%s\n' "$(findmnt -no SOURCE,FSTYPE -T "$DIR" 2>/dev/null | tr -s ' ' || echo unknown)"

@@ -3,8 +3,9 @@
 
 usage: replication-report.py wait-ready TIMEOUT PIDS URL...   poll the nodes' admin status until ready
        replication-report.py role URL                         print the role of the node behind URL
+       replication-report.py post URL                         POST to an admin URL (e.g. /v1/primary?resource=R)
        replication-report.py drain TIMEOUT URL                wait until no replicated write is unacked
-       replication-report.py rtt OUT.json [CC]                loopback TCP round trip (ping-pong)
+       replication-report.py rtt OUT.json SAMPLES [CC]        loopback TCP round trip (ping-pong)
        replication-report.py report DIR                       DIR/results.md and DIR/results.json
 
 URL is a node's admin status URL (http://HOST:PORT/v1/status?resource=R&json=1), PIDS a comma-separated
@@ -29,9 +30,10 @@ GIB = 2 ** 30
 MIB = 2 ** 20
 JOB_ORDER = ("nbdcopy-in", "randwrite-4k-qd1", "randwrite-4k-qd32", "randread-4k-qd32", "write-1m-qd8",
              "read-1m-qd8")
-CONFIG_ORDER = ("single", "c2", "c3", "a2", "a3")
+CONFIG_ORDER = ("single", "c2", "c3", "a2", "a3", "d3")
 DESCRIBE = {"single": "1 node", "c2": "2 nodes, protocol C", "c3": "3 nodes, protocol C",
-            "a2": "2 nodes, protocol A", "a3": "3 nodes, protocol A"}
+            "a2": "2 nodes, protocol A", "a3": "3 nodes, protocol A",
+            "d3": "3 nodes, protocol C, alpha (Primary) diskless: it reads and writes the copies of bravo and charlie"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -40,6 +42,18 @@ DESCRIBE = {"single": "1 node", "c2": "2 nodes, protocol C", "c3": "3 nodes, pro
 def get_status(url, timeout=2.0):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read().decode())
+
+
+def post(url, timeout=30.0):
+    """POST with an empty body, as the mirra CLI's admin commands do; exit 1 with the node's message on an error."""
+    req = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+    except urllib.error.HTTPError as ex:
+        sys.exit(f"POST {url}: HTTP {ex.code}: {ex.read().decode(errors='replace').strip()}")
+    except (OSError, urllib.error.URLError) as ex:
+        sys.exit(f"POST {url}: {ex}")
 
 
 def alive(pid):
@@ -228,12 +242,11 @@ def rtt_python(req, n, pin=None):
     return out[n // 2] / 1e3, out[n // 10] / 1e3, out[n * 99 // 100] / 1e3
 
 
-def rtt(out_path, cc=None):
+def rtt(out_path, n=20000, cc=None):
     """Round trips between two processes pinned to different CPUs ("cross": a peer is another machine, with its own
     CPU, so each hop wakes another CPU) and to the same CPU ("same"), and unpinned ("free", which lands on either,
     as the scheduler decides). C when a compiler is there, else Python (which adds interpreter time)."""
     res = dict(request_bytes=4096, reply_bytes=16)
-    n = 20000
     cross = 1 if len(os.sched_getaffinity(0)) > 1 and 1 in os.sched_getaffinity(0) else None
     pins = dict(same=0, free=None) if cross is None else dict(cross=1, same=0, free=None)
     res["python"] = {k: dict(zip(("p50_us", "p10_us", "p99_us"), rtt_python(4096, n, pin))) for k, pin in pins.items()}
@@ -353,6 +366,11 @@ def report(d):
     configs = meta["configs"].split()
     reps, clk = int(meta["reps"]), int(meta["clk_tck"])
     nodes_of = {c: (["alpha"] if c == "single" else ["alpha", "bravo", "charlie"][:int(c[1])]) for c in configs}
+
+    def num(x):
+        """runtime_s and ramp_s: whole seconds, or fractions for runs given in milliseconds"""
+        v = float(x)
+        return int(v) if v == int(v) else v
     runs = {}
     with open(os.path.join(d, "raw", "runs.tsv")) as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
@@ -361,6 +379,8 @@ def report(d):
     starts = [json.loads(l) for l in open(os.path.join(d, "raw", "starts.jsonl"))]
     problems = [l.rstrip("\n") for l in open(os.path.join(d, "raw", "problems.txt"))] \
         if os.path.exists(os.path.join(d, "raw", "problems.txt")) else []
+    warnings = [l.rstrip("\n") for l in open(os.path.join(d, "raw", "warnings.txt"))] \
+        if os.path.exists(os.path.join(d, "raw", "warnings.txt")) else []
     loop = json.load(open(os.path.join(d, "raw", "rtt.json")))
     loop_end = json.load(open(os.path.join(d, "raw", "rtt-end.json"))) \
         if os.path.exists(os.path.join(d, "raw", "rtt-end.json")) else None
@@ -477,7 +497,7 @@ def report(d):
         ok = s3 >= 0.5 * s1
         targets["seq_write_c3_half_of_single"] = dict(single_mib_s=s1, c3_mib_s=s3, ratio=s3 / s1, bound=0.5, holds=ok)
         L.append(f"1. **Three nodes, protocol C, sequential write ≥ ½ of single node** (write-1m-qd8): c3 "
-                 f"{fmt(s3)} MiB/s vs single {fmt(s1)} MiB/s = {s3 / s1:.2f}× → **{'holds' if ok else 'FAILS'}**" +
+                 f"{fmt(s3)} MiB/s vs single {fmt(s1)} MiB/s = {s3 / s1:.2f}× → **{'MET' if ok else 'NOT MET'}**" +
                  (f" (nbdcopy-in, for reference: {fr(vs('c3', 'nbdcopy-in', 'mib_s'))})"
                   if med("c3", "nbdcopy-in", "mib_s") else "") + ".")
         l1, l3 = med(base, "randwrite-4k-qd1", "clat_mean_us"), med("c3", "randwrite-4k-qd1", "clat_mean_us")
@@ -490,12 +510,36 @@ def report(d):
                                                holds_p50=p3 <= p1 + 2 * rtt_us + 50)
         L.append(f"2. **Three nodes, protocol C, 4k QD1 write latency ≤ single + 2 loopback round trips + 50 µs** "
                  f"(randwrite-4k-qd1, mean clat): bound {fmt(l1)} + 2 × {fmt(rtt_us)} + 50 = **{fmt(bound)} µs**; "
-                 f"c3 {fmt(l3)} µs → **{'holds' if ok2 else 'FAILS'}** "
+                 f"c3 {fmt(l3)} µs → **{'MET' if ok2 else 'NOT MET'}** "
                  f"(c3 − single = {fmt(l3 - l1)} µs, {(l3 - l1) / rtt_us:.1f} round trips). "
                  f"On the p50: single {fmt(p1)}, c3 {fmt(p3)}, bound {fmt(p1 + 2 * rtt_us + 50)} → "
-                 f"{'holds' if p3 <= p1 + 2 * rtt_us + 50 else 'fails'}.")
+                 f"{'met' if p3 <= p1 + 2 * rtt_us + 50 else 'not met'}.")
     else:
         L.append("Not evaluated: the targets need the configurations single and c3.")
+    diskless = {}
+    if "d3" in configs:
+        # a diskless Primary: every read is a READ_REQUEST to bravo or charlie and the data comes back over loopback;
+        # compared with reads from a local disk (single node; c3 has the same three nodes, alpha with a disk)
+        L += ["", "## Diskless Primary (d3)", "",
+              "alpha has no disk: reads go to an UpToDate peer (bravo or charlie) and come back over loopback, "
+              "writes go to both peers (protocol C). Median over reps; ratios to single node (local disk) and to "
+              "c3 (the same three nodes with a disk on alpha, whose reads are local).", ""]
+        L += ["| job | unit | d3 | d3 ÷ single | d3 ÷ c3 | clat mean / p99 µs (d3) | CPU s/GiB (d3; alpha + bravo + charlie) |",
+              "|---|---|--:|--:|--:|--:|--:|"]
+        for j in jobs:
+            u = unit(j)
+            v = med("d3", j, u)
+            if v is None:
+                continue
+            r1 = vs("d3", j, u)
+            c3v = med("c3", j, u) if "c3" in configs else None
+            r3 = v / c3v if c3v else None
+            diskless[j] = dict(unit=u, d3=v, ratio_to_single=r1, ratio_to_c3=r3)
+            lat = (f"{fmt(med('d3', j, 'clat_mean_us'))} / {fmt(med('d3', j, 'clat_p99_us'))}"
+                   if med("d3", j, "clat_mean_us") is not None else "–")
+            parts = " + ".join(fmt(med("d3", j, f"cpu_s_per_gib_{n}")) for n in nodes_of["d3"])
+            L.append(f"| {j} | {UNIT_LABEL[u]} | {fmt(v)} | {fr(r1)} | {fr(r3)} | {lat} | "
+                     f"{fmt(med('d3', j, 'cpu_s_per_gib'))} ({parts}) |")
     def rtt_cells(m):
         return ", ".join(f"{k} {fmt(v['p50_us'])}" for k, v in m.items())
     L += ["", "Loopback round trip, 4 KiB request and 16 B reply, one at a time, TCP_NODELAY, between two processes, "
@@ -527,15 +571,23 @@ def report(d):
                  f"{fmt(max((s.get('stop_s') or 0) for s in ss))} | {', '.join(codes) or '–'} |")
     L += ["", "Problems recorded during the run: " + ("none." if not problems else "")]
     L += [f"- {p}" for p in problems]
+    if warnings:
+        L += ["", "WARNING lines in the node logs (the nodes carried on; not counted as problems):"]
+        L += [f"- {w}" for w in warnings]
     L += ["", "## How it was run", "",
           "Each configuration is a resource `bench` with one volume of the whole size, in its own config "
           "directory (DIR/conf/CONFIG/bench.yaml); c2/a2 share the disks and state directories of the 2-node set, "
-          "c3/a3 those of the 3-node set. Each set is created once per run (the nodes create the disk files, "
+          "c3/a3 those of the 3-node set, d3 has its own (bravo's and charlie's disks; alpha is diskless). Each set is created once per run (the nodes create the disk files, "
           "then one nbdcopy through the Primary writes every byte, so no disk is sparse afterwards) and kept "
           "between reps. Per configuration and rep: the node processes are started (`mirra node`), polled through "
           "their admin endpoints (`GET /v1/status?json=1`) until ready, alpha is made Primary "
-          "(`mirra primary bench`), the jobs run against `nbd://127.0.0.1:PORT/bench` on alpha, then "
-          "`mirra secondary bench` and SIGTERM to every node, waited for by pid.",
+          "(`POST /v1/primary?resource=bench` to its admin endpoint: what `mirra primary bench` sends), the jobs "
+          "run against `nbd://127.0.0.1:PORT/bench` on alpha, then `POST /v1/secondary` and SIGTERM to every node, "
+          "waited for by pid." + ("" if meta.get("prefill", "1") == "1" else
+                                   " **No prefill** (`--no-prefill`): the disks were written by the first "
+                                   "nbdcopy-in of each set.") +
+          (f" **Profiled** (REPL_PROFILE={meta['profile']}): the nodes ran a profiler during those jobs, "
+           f"profiles in {d}/raw/profile/." if meta.get("profile") else ""),
           "",
           f"fio: `--ioengine=nbd --uri=nbd://127.0.0.1:PORT/bench --size=VOLUME --time_based "
           f"--runtime={meta['runtime_s']} --ramp_time={meta['ramp_s']} --norandommap --randrepeat=0 "
@@ -561,11 +613,14 @@ def report(d):
         results[j] = dict(unit=unit(j), configs=per)
     out = dict(meta=dict(date=date, host=host, command=meta["command"], repo_git=meta["repo_git"],
                          filesystem=meta["fs"], configs=configs, reps=reps, quick=meta["quick"] == "1",
-                         runtime_s=int(meta["runtime_s"]), ramp_s=int(meta["ramp_s"]), size_bytes=size,
+                         runtime_s=num(meta["runtime_s"]), ramp_s=num(meta["ramp_s"]), size_bytes=size,
+                         prefill=meta.get("prefill", "1") == "1", rtt_samples=int(meta.get("rtt_samples", 20000)),
+                         profile=meta.get("profile") or None,
                          elapsed_s=el, tools=tools, loadavg_start=meta.get("loadavg_start"),
                          loadavg_end=meta.get("loadavg_end")),
-               results=results, targets=targets, loopback_rtt=dict(start=loop, end=loop_end, used_us=rtt_us),
-               starts=starts, problems=problems)
+               results=results, targets=targets, diskless_primary=diskless or None,
+               loopback_rtt=dict(start=loop, end=loop_end, used_us=rtt_us),
+               starts=starts, problems=problems, warnings=warnings)
     with open(os.path.join(d, "results.json"), "w") as fh:
         json.dump(rounded(out), fh, indent=1)
         fh.write("\n")
@@ -582,8 +637,10 @@ def main():
         print(get_status(a[0])[0]["role"])
     elif cmd == "drain":
         sys.exit(drain(float(a[0]), a[1]))
+    elif cmd == "post":
+        post(a[0])
     elif cmd == "rtt":
-        rtt(a[0], a[1] if len(a) > 1 else None)
+        rtt(a[0], int(a[1]), a[2] if len(a) > 2 else None)
     elif cmd == "report":
         report(a[0])
     else:

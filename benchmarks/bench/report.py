@@ -100,6 +100,12 @@ def fr(r):
     return "–" if r is None else f"{r:.2f}×"
 
 
+def num(x):
+    """runtime_s and ramp_s: whole seconds, or fractions for runs given in milliseconds"""
+    v = float(x)
+    return int(v) if v == int(v) else v
+
+
 def geomean(xs):
     xs = [x for x in xs if x]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
@@ -286,8 +292,8 @@ def main():
     out = dict(
         meta=dict(date=date, host=host, command=meta["command"], repo_git=meta["repo_git"],
                   filesystem=meta["fs"], servers=servers, reps=reps, quick=meta["quick"] == "1",
-                  runtime_s=int(meta["runtime_s"]), ramp_s=int(meta["ramp_s"]),
-                  physical_runtime_s=int(meta["phys_runtime_s"]), physical_ramp_s=int(meta["phys_ramp_s"]),
+                  runtime_s=num(meta["runtime_s"]), ramp_s=num(meta["ramp_s"]),
+                  physical_runtime_s=num(meta["phys_runtime_s"]), physical_ramp_s=num(meta["phys_ramp_s"]),
                   size_bytes=size,
                   elapsed_s=el, tools=tools),
         commands=cmds,

@@ -19,7 +19,7 @@ SEED=4242       # fio's seed for the 1 % dirty set: the same blocks every rep
 
 usage() {
   cat <<EOF
-usage: $ME [--quick] [--reps N] [--size SIZE] [--dir DIR] [--cases LIST]
+usage: $ME [--quick] [--reps N] [--size SIZE] [--dir DIR] [--cases LIST] [--no-prefill]
 
 Two mirra nodes, alpha (Primary) and bravo, both with disks, protocol C, on this machine. Per case and rep the
 nodes are started, brought in sync, bravo is put out of sync, and the resync is timed from the connect request
@@ -40,6 +40,8 @@ Writes DIR/results.md (also printed) and DIR/results.json.
                                 the same while fio writes 4 KiB blocks at random, QD4, to alpha's export
                     nbdcopy     the reference: nbdcopy --flush of the whole volume from one nbdkit server
                                 (file plugin) to another over loopback
+  --no-prefill    leave the new disks as the nodes create them (sparse, zeros) instead of writing random
+                  data through alpha first; for smoke runs only
 
 Targets (checked in the report): full-sync throughput >= 0.8 x nbdcopy's; 1 % resync time <= 0.03 x the
 full-sync time. Full run (defaults: 3 reps, 2 GiB): about 5 min on 2 cores.
@@ -49,7 +51,10 @@ the run uses a private copy of that build in DIR/build; the "git describe" of th
 launcher's directory, or the content of a .git-describe file there); RESYNC_BASE_RUNTIME (seconds of the
 app-write baseline before each -app case, default 5, 3 with --quick); RESYNC_READY_TIMEOUT (seconds for
 nodes to come up connected and in sync, default 180); RESYNC_SYNC_TIMEOUT (seconds a timed resync may take,
-default 900); RESYNC_STOP_TIMEOUT (seconds a node may take to exit after SIGTERM, default 30).
+default 900); RESYNC_STOP_TIMEOUT (seconds a node may take to exit after SIGTERM, default 30);
+RESYNC_PROFILE=CASE[,CASE...] records a CPU profile of both nodes during the timed resync of those cases
+(profile.sh beside this script: JFR, or async-profiler with BENCH_ASYNC_PROFILER=PATH), in DIR/raw/profile;
+the profiled times include the profiler, do not compare them with unprofiled runs.
 Needs: fio (with the nbd engine), nbdkit, libnbd-bin (nbdcopy, nbdinfo), python3, openssl, diffutils,
 procps. Run it under \`nice -n 19\` on a shared machine.
 EOF
@@ -89,17 +94,54 @@ running() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; st=${st
 ticks() { local st f; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }; read -r -a f <<<"${st##*) }"
           echo $(( f[11] + f[12] + f[13] + f[14] )); }
 now_ns() { date +%s%N; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port: a free TCP port on 127.0.0.1, never the same twice in a run (DIR/.ports), taken below the kernel's
+# ephemeral range: a port from bind(0) is in that range, and between this check and the server's own bind the
+# kernel may hand it out as the source port of a connection (seen: a node's NBD port taken by a peer connection
+# of the node started just before it, "address already in use")
+free_port() {
+  python3 - "$DIR/.ports" <<'EOF'
+import random, socket, sys
+taken_file = sys.argv[1]
+try:
+    taken = set(open(taken_file).read().split())
+except OSError:
+    taken = set()
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first = 10000 if lo > 11000 else 1024
+if lo - first < 1000:
+    sys.exit(f"free_port: the ephemeral port range starts at {lo}: no room for fixed ports below it")
+for _ in range(2000):
+    p = random.randrange(first, lo)
+    if str(p) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(taken_file, "a") as f:
+        f.write(f"{p}\n")
+    print(p)
+    break
+else:
+    sys.exit("free_port: no free port found")
+EOF
+}
 one_of() { local w=$1 x; shift; for x; do [ "$x" = "$w" ] && return 0; done; return 1; }
 problem() { log "PROBLEM: $*"; printf '%s\n' "$*" >>"$DIR/raw/problems.txt"; }
+# warning: a WARNING line in a node log (a problem the node recovered from; listed in the report, not a problem)
+warning() { log "warning: $*"; printf '%s\n' "$*" >>"$DIR/raw/warnings.txt"; }
 py() { python3 "$HERE/resync-report.py" "$@"; }
 
 # ------------------------------------------------------------------------------------------------------------
 # Options
-QUICK=0 REPS="" SIZE_ARG="" DIR="" CASES_ARG=$ALL_LIST
+QUICK=0 REPS="" SIZE_ARG="" DIR="" CASES_ARG=$ALL_LIST PREFILL=1
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; shift ;;
+    --no-prefill) PREFILL=0; shift ;;
     --reps|--size|--dir|--cases)
       [ $# -ge 2 ] || die "$1 needs a value"
       case $1 in --reps) REPS=$2 ;; --size) SIZE_ARG=$2 ;; --dir) DIR=$2 ;; --cases) CASES_ARG=$2 ;; esac
@@ -115,6 +157,7 @@ done
 if [ "$QUICK" = 1 ]; then REPS=${REPS:-1} SIZE_ARG=${SIZE_ARG:-256M} BASE_RUNTIME=3
 else REPS=${REPS:-3} SIZE_ARG=${SIZE_ARG:-2G} BASE_RUNTIME=5; fi
 BASE_RUNTIME=${RESYNC_BASE_RUNTIME:-$BASE_RUNTIME}
+PROFILE_CASES=",${RESYNC_PROFILE:-},"
 READY_TIMEOUT=${RESYNC_READY_TIMEOUT:-180} SYNC_TIMEOUT=${RESYNC_SYNC_TIMEOUT:-900}
 STOP_TIMEOUT=${RESYNC_STOP_TIMEOUT:-30}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$REPS'"
@@ -238,10 +281,9 @@ write_config() {
 # build has them, RES-0.bitmap (persisted out-of-sync bitmaps) and RES-0.al (activity log)
 META_FILE() { echo "$DATA/$1/state/$RES-0.meta"; }
 
-admin() {  # NODE ARGS...: one admin command through the CLI
-  local node=$1; shift
-  "$MIRRA" --config "$CONF" --name "$node" "$@"
-}
+# admin NODE COMMAND [PEER]: POST /v1/COMMAND?resource=bench[&peer=PEER] to the node's admin endpoint: what
+# `mirra --config CONF --name NODE COMMAND bench [PEER]` sends, without a JVM start for the CLI each time
+admin() { py post "${ADMIN_BASE[$1]}/v1/$2?resource=$RES${3:+&peer=$3}"; }
 
 tail_logs() { local f; for f in "${TAG_LOGS[@]}"; do echo "--- $f (last 30 lines)" >&2; tail -30 "$f" >&2; done; }
 fail() {  # MESSAGE: record it, show the node logs of the current case, stop the run
@@ -265,7 +307,7 @@ start_pair() {
   start_node alpha "$tag"; start_node bravo "$tag"
   ready=$(py wait-ready "$READY_TIMEOUT" "${PID_OF[alpha]},${PID_OF[bravo]}" "${ADMIN_URL[alpha]}" "${ADMIN_URL[bravo]}") || rc=$?
   [ "$rc" = 0 ] || fail "nodes did not come up connected and in sync (poll exit $rc: 1 = timeout ${READY_TIMEOUT}s, 2 = a node died): $ready"
-  out=$(admin alpha primary "$RES" 2>&1) || fail "cannot make alpha Primary: $out"
+  out=$(admin alpha primary 2>&1) || fail "cannot make alpha Primary: $out"
   role=$(py role "${ADMIN_URL[alpha]}")
   [ "$role" = Primary ] || fail "alpha is $role after 'mirra primary', not Primary"
   NBD_SIZE=$(timeout 30 nbdinfo --size "$NBD_URI" 2>&1) || fail "NBD handshake on $NBD_URI failed: $NBD_SIZE"
@@ -287,17 +329,20 @@ stop_node() {
 }
 
 # stop_pair: alpha back to Secondary, both nodes stopped, their logs checked
-LOG_BAD='^[0-9-]{10} [0-9:.]+ (SEVERE|WARNING|ERROR) |^Exception in thread|OutOfMemoryError|StackOverflowError|^# A fatal error'
+LOG_BAD='^[0-9-]{10} [0-9:.]+ (SEVERE|ERROR) |^Exception in thread|OutOfMemoryError|StackOverflowError|^# A fatal error'
+LOG_WARN='^[0-9-]{10} [0-9:.]+ WARNING '
 # ... except the link going down when this script disconnects bravo or stops a node (an unexpected drop during a
 # resync shows as a second "resync ... starts" line, which is checked)
 LOG_EXPECTED='WARNING io[.]mirra[.]transport[.]netty[.]NettyPeerLink: [a-z]+: link to peer [a-z]+ for resource [a-z0-9-]+ is DOWN: (disconnected by the operator|DATA stream closed|CONTROL stream closed)$'
 stop_pair() {
   local out f n
-  out=$(admin alpha secondary "$RES" 2>&1) || problem "$CUR: 'mirra secondary $RES' on alpha failed: $out"
+  out=$(admin alpha secondary 2>&1) || problem "$CUR: 'mirra secondary $RES' on alpha failed: $out"
   stop_node bravo; stop_node alpha
-  for f in "${TAG_LOGS[@]}"; do   # SEVERE and WARNING log lines, uncaught exceptions, JVM errors
-    n=$(grep -E "$LOG_BAD" "$f" | grep -cvE "$LOG_EXPECTED" || true)
-    [ "$n" = 0 ] || problem "$CUR: ${f##*/} has $n SEVERE/WARNING/uncaught-error line(s), first: $(grep -E "$LOG_BAD" "$f" | grep -vE -m1 "$LOG_EXPECTED" | cut -c1-300)"
+  for f in "${TAG_LOGS[@]}"; do   # SEVERE log lines, uncaught exceptions, JVM errors; unexpected WARNING lines apart
+    n=$(grep -cE "$LOG_BAD" "$f" || true)
+    [ "$n" = 0 ] || problem "$CUR: ${f##*/} has $n SEVERE/uncaught-error line(s), first: $(grep -E -m1 "$LOG_BAD" "$f" | cut -c1-300)"
+    n=$(grep -E "$LOG_WARN" "$f" | grep -cvE "$LOG_EXPECTED" || true)
+    [ "$n" = 0 ] || warning "$CUR: ${f##*/} has $n WARNING line(s), first: $(grep -E "$LOG_WARN" "$f" | grep -vE -m1 "$LOG_EXPECTED" | cut -c1-300)"
   done
 }
 
@@ -328,7 +373,7 @@ APP_FIO=(--name=app --rw=randwrite --bs=4k --iodepth=4 --norandommap --randrepea
 # One case of one rep
 disconnect_bravo() {
   local out w
-  out=$(admin alpha disconnect "$RES" bravo 2>&1) || fail "'mirra disconnect $RES bravo' on alpha failed: $out"
+  out=$(admin alpha disconnect bravo 2>&1) || fail "'mirra disconnect $RES bravo' on alpha failed: $out"
   w=$(py wait-standalone 30 "${ADMIN_URL[alpha]}" bravo 2>&1) || fail "bravo does not turn StandAlone on alpha: $w"
 }
 
@@ -344,7 +389,9 @@ dirty_write() {
 # timed_resync NAME: POST connect to alpha and poll until bravo is in sync (raw/NAME-sync.json), then alpha's log
 # lines of that resync (raw/NAME-log.json); with APP_ON=1 fio writes to alpha meanwhile (raw/NAME-app.fio.json)
 timed_resync() {
-  local name=$1 res rc=0 skip rpid start=-
+  local name=$1 res rc=0 skip rpid start=- prof=0
+  [[ $PROFILE_CASES != *",${CUR%% *},"* ]] || prof=1
+  [ "$prof" = 0 ] || profile start "$name"
   sync
   skip=$(wc -l <"$ALPHA_LOG")
   rm -f "$FIO_WORK/started"
@@ -359,6 +406,7 @@ timed_resync() {
     running "$FIO_PID" || fio_wait "$DIR/raw/$name-app.fio.json" "$DIR/logs/fio-$name-app.log"
   fi
   wait "$rpid" || rc=$?; forget_pid "$rpid"
+  [ "$prof" = 0 ] || profile stop "$name"
   res=$(cat "$DIR/raw/$name-sync.json")
   if [ "$APP_ON" = 1 ]; then
     kill -INT "$FIO_PID" 2>/dev/null || true
@@ -371,6 +419,13 @@ timed_resync() {
   grep -q '"dones": [1-9]' "$DIR/raw/$name-log.json" || problem "$CUR: no 'resync to bravo done' line in alpha's log after the connect"
   grep -q '"starts": 1,' "$DIR/raw/$name-log.json" || problem "$CUR: not exactly one resync start in alpha's log: $(cut -c1-300 "$DIR/raw/$name-log.json")"
   check_nodes "the resync"
+}
+
+# profile start|stop NAME: CPU profile of both nodes (profile.sh), files DIR/raw/profile/NAME-NODE.*
+profile() {
+  mkdir -p "$DIR/raw/profile"
+  "$HERE/profile.sh" "$1" "$DIR/raw/profile/$2" alpha="${PID_OF[alpha]}" bravo="${PID_OF[bravo]}" \
+    >>"$DIR/logs/profile.log" 2>&1 || problem "$CUR: profile.sh $1 failed (see logs/profile.log)"
 }
 
 # record_case REP CASE NAME EQ [bravo-start-ns]: one line of runs.jsonl from the files of timed_resync
@@ -500,7 +555,7 @@ log "creating the $SIZE_ARG random source"
 { openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass "pass:$RANDOM$RANDOM" </dev/zero 2>/dev/null || true; } | head -c "$SIZE" >"$SRC"
 [ "$(stat -c %s "$SRC")" -eq "$SIZE" ] || die "could not write the random source file $SRC"
 if one_of nbdcopy "${CASES[@]}"; then cp --sparse=never "$SRC" "$REF_DST"; fi
-if [ "${#CASES[@]}" -gt 1 ] || [ "${CASES[0]}" != nbdcopy ]; then
+if [ "$PREFILL" = 1 ] && { [ "${#CASES[@]}" -gt 1 ] || [ "${CASES[0]}" != nbdcopy ]; }; then
   CUR=prefill
   log "prefill: start both nodes, nbdcopy $SIZE_ARG through alpha, stop"
   start_pair prefill
@@ -531,6 +586,7 @@ first_line() { sed -n 1p; }
   printf 'reps\t%s\nsize_bytes\t%s\ndirty_bytes\t%s\nseed\t%s\nrate_max\t%s\nbase_runtime_s\t%s\n' \
     "$REPS" "$SIZE" "$DIRTY" "$SEED" "$RATE_MAX" "$BASE_RUNTIME"
   printf 'elapsed_s\t%s\nclk_tck\t%s\nquick\t%s\ndir\t%s\n' "$ELAPSED" "$(getconf CLK_TCK)" "$QUICK" "$DIR"
+  printf 'profile\t%s\nprefill\t%s\n' "${RESYNC_PROFILE:-}" "$PREFILL"
   printf 'command\t%s\n' "benchmarks/bench/$ME${ARGS:+ $ARGS}"
   printf 'repo_git\t%s\n' "$REPO_GIT${BUILD_ID:+ (build snapshot $BUILD_ID)}${MIRRA_SET:+ (MIRRA=$MIRRA_SET)}"
   printf 'fs\t%s\n' "$(findmnt -no SOURCE,FSTYPE -T "$DIR" 2>/dev/null | tr -s ' ' || echo unknown)"

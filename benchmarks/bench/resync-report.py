@@ -3,6 +3,7 @@
 
 usage: resync-report.py wait-ready TIMEOUT PIDS URL...        poll the nodes' admin status until ready
        resync-report.py role URL                              print the role of the node behind URL
+       resync-report.py post URL                              POST to an admin URL (e.g. /v1/primary?resource=R)
        resync-report.py wait-standalone TIMEOUT URL PEER      wait until the node shows PEER StandAlone
        resync-report.py wait-admin TIMEOUT PID URL            wait until a node's admin endpoint answers
        resync-report.py resync TIMEOUT PIDS URL CONNECT PEER [START_FILE]   time one resync (see below)
@@ -470,6 +471,8 @@ def report(d):
     cases = [c for c in CASE_ORDER if c in runs]
     problems = [l.rstrip("\n") for l in open(os.path.join(d, "raw", "problems.txt"))] \
         if os.path.exists(os.path.join(d, "raw", "problems.txt")) else []
+    warnings = [l.rstrip("\n") for l in open(os.path.join(d, "raw", "warnings.txt"))] \
+        if os.path.exists(os.path.join(d, "raw", "warnings.txt")) else []
 
     def stat(c, k):
         return summary([m.get(k) for m in runs.get(c, [])])
@@ -547,7 +550,7 @@ def report(d):
                                                per_rep=reps_r, engine_ratio=e / b if e else None,
                                                from_start_ratio=size / MIB / st / b if st else None)
         L.append(f"1. **Full-sync throughput ≥ 0.8 × nbdcopy**: full sync {fmt(a)} MiB/s (volume ÷ time) vs "
-                 f"nbdcopy {fmt(b)} MiB/s = **{ratio:.2f}×** → **{'PASS' if ok else 'NOT MET'}**" +
+                 f"nbdcopy {fmt(b)} MiB/s = **{ratio:.2f}×** → **{'MET' if ok else 'NOT MET'}**" +
                  (f" (per rep: {', '.join(f'{x:.2f}' for x in reps_r)})" if len(reps_r) > 1 else "") +
                  (f". From alpha's log (resync start to done, without the connection setup): {e / b:.2f}×" if e
                   else "") +
@@ -565,7 +568,7 @@ def report(d):
                                               per_rep=reps_r, full_from_start_s=st,
                                               ratio_full_from_start=a / st if st else None)
         L.append(f"2. **1 %-resync time ≤ 0.03 × full-sync time**: {a:.3f} s ÷ {b:.3f} s = **{ratio:.4f}** → "
-                 f"**{'PASS' if ok else 'NOT MET'}**" +
+                 f"**{'MET' if ok else 'NOT MET'}**" +
                  (f" (per rep: {', '.join(f'{x:.4f}' for x in reps_r)})" if len(reps_r) > 1 else "") +
                  (f"; with the full sync timed from bravo's start ({st:.3f} s): {a / st:.4f}" if st else "") +
                  (f"; with the second resync in the same processes (bitmap-warm, {med('bitmap-warm', 'seconds'):.3f} s): "
@@ -645,18 +648,22 @@ def report(d):
 
     L += ["", "Problems recorded during the run: " + ("none." if not problems else "")]
     L += [f"- {p}" for p in problems]
+    if warnings:
+        L += ["", "WARNING lines in the node logs (the nodes carried on; not counted as problems):"]
+        L += [f"- {w}" for w in warnings]
     L += ["", "## How it was run", "",
           "Resource `bench`, one volume of the whole size, nodes alpha (node-id 0) and bravo (1) with disks, "
           f"protocol C, `resync-rate-max: {meta['rate_max']}`. The disks are created by the nodes once per run (a "
           "new disk is UpToDate on both, no initial sync) and filled through alpha with one nbdcopy of random data, "
           "so neither is sparse; they are kept between cases. Every mirra case starts both nodes afresh "
-          "(`mirra node`), waits until they are connected and in sync, makes alpha Primary (`mirra primary bench`), "
+          "(`mirra node`), waits until they are connected and in sync, makes alpha Primary (`POST /v1/primary?resource=bench` to its admin endpoint, "
+          "what `mirra primary bench` sends; every admin command of the run is sent that way, without the CLI's JVM), "
           "then:",
           "",
-          "- **bitmap**: `mirra disconnect bench bravo` on alpha; fio writes the dirty set to alpha's export "
+          "- **bitmap**: `mirra disconnect bench bravo` on alpha (`POST /v1/disconnect`); fio writes the dirty set to alpha's export "
           "(`--rw=randwrite --bs=4k --iodepth=8 --io_size=1% of the volume --randseed=" + meta["seed"] +
           "`, random map on: distinct blocks, the same ones every rep);",
-          "- **full**: `mirra disconnect bench bravo` on alpha; bravo stopped (SIGTERM); its metadata of "
+          "- **full**: `mirra disconnect bench bravo` on alpha (`POST /v1/disconnect`); bravo stopped (SIGTERM); its metadata of "
           "the volume deleted (`STATE-DIR/bench-0.meta`, and `bench-0.bitmap`, `bench-0.al` where the build writes "
           "them; the data file stays: a disk without metadata is Inconsistent); bravo started again and waited for until its admin endpoint answers;",
           "- then `sync`, and the timed connect: `POST /v1/connect?resource=bench&peer=bravo` to alpha's admin "
@@ -678,6 +685,11 @@ def report(d):
           "with --flush), which writes back what the copy left dirty in the page cache.",
           "",
           f"Raw data: {d}/raw/ (runs.jsonl: one record per case and rep; every fio JSON), node logs: {d}/logs/."]
+    if meta.get("prefill", "1") != "1":
+        L += ["", "**No prefill** (`--no-prefill`): the disks were left as the nodes created them (sparse, zeros)."]
+    if meta.get("profile"):
+        L += ["", f"**Profiled** (RESYNC_PROFILE={meta['profile']}): both nodes ran a profiler during the timed resync "
+                  f"of those cases, so their times include it; profiles in {d}/raw/profile/."]
     open(os.path.join(d, "results.md"), "w").write("\n".join(L) + "\n")
 
     keys = sorted({k for v in runs.values() for m in v for k, x in m.items()
@@ -688,8 +700,9 @@ def report(d):
                          filesystem=meta["fs"], cases=asked, reported=cases, reps=reps, quick=meta["quick"] == "1", size_bytes=size,
                          dirty_bytes=dirty_target, seed=int(meta["seed"]), resync_rate_max=meta["rate_max"],
                          base_runtime_s=int(meta["base_runtime_s"]), elapsed_s=el, tools=tools,
+                         profile=meta.get("profile") or None, prefill=meta.get("prefill", "1") == "1",
                          loadavg_start=meta.get("loadavg_start"), loadavg_end=meta.get("loadavg_end")),
-               results=results, targets=targets, runs=raw, problems=problems)
+               results=results, targets=targets, runs=raw, problems=problems, warnings=warnings)
     with open(os.path.join(d, "results.json"), "w") as fh:
         json.dump(rounded(out), fh, indent=1)
         fh.write("\n")
@@ -704,6 +717,11 @@ def main():
         sys.exit(wait_ready(float(a[0]), [int(p) for p in a[1].split(",")], a[2:]))
     elif cmd == "role":
         print(get_status(a[0])[0]["role"])
+    elif cmd == "post":
+        try:
+            post(a[0])
+        except (RuntimeError, OSError, urllib.error.URLError) as ex:
+            sys.exit(str(ex))
     elif cmd == "wait-standalone":
         sys.exit(wait_standalone(float(a[0]), a[1], a[2]))
     elif cmd == "wait-admin":
