@@ -254,6 +254,15 @@ class ReplicatedFailoverSystemTest
             final Map<String, Object> toA = status == null ? null : MirraCluster.connection(status, "a");
             return toA != null && !"Connected".equals(toA.get("connection-state"));
         }, () -> "last status --json of b: " + last.get() + "\n" + cluster.describe());
+        // c votes on b's promotion: it must have seen a go too (a voter that still hears a Primary says no).
+        Clients.await(Duration.ofSeconds(20), "c to see its connection to the killed a go down", () ->
+        {
+            cluster.assertRunning();
+            final Map<String, Object> status = cluster.statusJsonOrNull("c");
+            last.set(status);
+            final Map<String, Object> toA = status == null ? null : MirraCluster.connection(status, "a");
+            return toA != null && !"Connected".equals(toA.get("connection-state"));
+        }, () -> "last status --json of c: " + last.get() + "\n" + cluster.describe());
         promote("b");
     }
 

@@ -4699,8 +4699,10 @@ public final class ReplicatedResource implements FrameHandler, AutoCloseable
                     else if (otherConnectedPrimary() != null && otherConnectedPrimary() != peer)
                     {
                         // The candidate does not hear that Primary (a cut link): a second one would split the data.
+                        // Worth a retry: our view may be a moment behind (the Primary just died or demoted).
                         no = otherConnectedPrimary().name() + " is Primary for resource " + spec.name() + " (seen by " +
                             spec.nodeName() + ")";
+                        verdict = ReplicationProtocol.TWOPC_RETRY;
                     }
                     else
                     {

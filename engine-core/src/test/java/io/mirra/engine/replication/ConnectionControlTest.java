@@ -201,7 +201,9 @@ class ConnectionControlTest
         awaitCondition("a alone", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED &&
             connection("a", "c").connectionState() != ConnectionState.CONNECTED);
         cluster.node("a").write(0, 0, new byte[] {1}, false);
-        awaitCondition("b sees no Primary", () -> cluster.node("b").resource.otherPrimary() == null);
+        // c votes on b's promotion: it must have seen a go too.
+        awaitCondition("b and c see no Primary", () -> cluster.node("b").resource.otherPrimary() == null &&
+            cluster.node("c").resource.otherPrimary() == null);
         cluster.node("b").promote();
         cluster.node("b").write(0, 0, new byte[] {2}, false);
         await(cluster.node("b").resource.demote());

@@ -52,8 +52,11 @@ class QuorumTest
     {
         cluster.proxy("a", "b").cut();
         cluster.proxy("a", "c").cut();
+        // Both ends of both links: b and c must have seen a go too (a promotion there is voted on their views).
         awaitCondition("a alone", () -> connection("a", "b").connectionState() != ConnectionState.CONNECTED &&
-            connection("a", "c").connectionState() != ConnectionState.CONNECTED);
+            connection("a", "c").connectionState() != ConnectionState.CONNECTED &&
+            connection("b", "a").connectionState() != ConnectionState.CONNECTED &&
+            connection("c", "a").connectionState() != ConnectionState.CONNECTED);
     }
 
     @Test

@@ -334,7 +334,9 @@ class ReplicationClusterTest
             System.arraycopy(data, 0, expected, offset, 4096);
         }
         cluster.stop("a");
-        awaitCondition("b sees a gone", () -> cluster.node("b").resource.otherPrimary() == null);
+        // c votes on b's promotion: it must have seen a go too.
+        awaitCondition("b and c see a gone", () -> cluster.node("b").resource.otherPrimary() == null &&
+            cluster.node("c").resource.otherPrimary() == null);
         cluster.node("b").promote();
         assertArrayEquals(expected, cluster.node("b").read(0, 0, expected.length));
         assertArrayEquals(expected, cluster.node("c").read(0, 0, expected.length));
