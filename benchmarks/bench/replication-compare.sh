@@ -97,41 +97,8 @@ running() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; st=${st
 ticks() { local st f; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }; read -r -a f <<<"${st##*) }"
           echo $(( f[11] + f[12] + f[13] + f[14] )); }
 now_ns() { date +%s%N; }
-# free_port: a free TCP port on 127.0.0.1, never the same twice in a run (DIR/.ports), taken below the kernel's
-# ephemeral range: a port from bind(0) is in that range, and between this check and the server's own bind the
-# kernel may hand it out as the source port of a connection (seen: a node's NBD port taken by a peer connection
-# of the node started just before it, "address already in use")
-free_port() {
-  python3 - "$DIR/.ports" <<'EOF'
-import random, socket, sys
-taken_file = sys.argv[1]
-try:
-    taken = set(open(taken_file).read().split())
-except OSError:
-    taken = set()
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-first = 10000 if lo > 11000 else 1024
-if lo - first < 1000:
-    sys.exit(f"free_port: the ephemeral port range starts at {lo}: no room for fixed ports below it")
-for _ in range(2000):
-    p = random.randrange(first, lo)
-    if str(p) in taken:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    with open(taken_file, "a") as f:
-        f.write(f"{p}\n")
-    print(p)
-    break
-else:
-    sys.exit("free_port: no free port found")
-EOF
-}
+# free_port: a free TCP port on 127.0.0.1, never the same twice in a run (free-port.py says why and how)
+free_port() { python3 "$HERE/free-port.py" "$DIR/.ports"; }
 one_of() { local w=$1 x; shift; for x; do [ "$x" = "$w" ] && return 0; done; return 1; }
 problem() { log "PROBLEM: $*"; printf '%s\n' "$*" >>"$DIR/raw/problems.txt"; }
 # warning: a WARNING line in a node log (a problem the node recovered from; listed in the report, not a problem)
