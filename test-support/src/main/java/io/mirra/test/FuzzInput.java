@@ -2,10 +2,18 @@ package io.mirra.test;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 
+import org.junit.jupiter.api.Assertions;
+
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How the guided fuzz tests read their input, and how seed files are written in that layout.
@@ -121,6 +129,47 @@ public final class FuzzInput
                 seed[seed.length - 1 - i] = integers[i]; // read from the end backwards
             }
             return seed;
+        }
+    }
+
+    /**
+     * Compare a fuzz test's seeds with the committed files under {@code src/test/resources}, or (re)write those files
+     * with {@code -Dmirra.fuzz.writeSeeds=true}.
+     */
+    public static void checkSeeds(final Class<?> fuzzTest, final String method, final Map<String, byte[]> seeds)
+    {
+        final String dir = fuzzTest.getSimpleName() + "Inputs/" + method + "/";
+        if (Boolean.getBoolean("mirra.fuzz.writeSeeds"))
+        {
+            final Path path = Path.of("src/test/resources", fuzzTest.getPackageName().replace('.', '/'), dir);
+            try
+            {
+                Files.createDirectories(path);
+                for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
+                {
+                    Files.write(path.resolve(seed.getKey()), seed.getValue());
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException(ex);
+            }
+            System.out.println("wrote " + seeds.size() + " seeds to " + path.toAbsolutePath());
+            return;
+        }
+        for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
+        {
+            try (InputStream in = fuzzTest.getResourceAsStream(dir + seed.getKey()))
+            {
+                Assertions.assertNotNull(in, "seed " + dir + seed.getKey() + " is missing: regenerate the seeds (see the class " +
+                    "comment)");
+                Assertions.assertArrayEquals(seed.getValue(), in.readAllBytes(), "seed " + dir + seed.getKey() + " is stale: " +
+                    "regenerate the seeds (see the class comment)");
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException(ex);
+            }
         }
     }
 }

@@ -5,13 +5,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -33,7 +28,6 @@ import static org.junit.jupiter.api.Assertions.*;
 @Timeout(60)
 class NbdGuidedFuzzSeedsTest
 {
-    private static final boolean WRITE = Boolean.getBoolean("mirra.fuzz.writeSeeds");
 
     @Test
     void requestDecoderSeeds()
@@ -54,7 +48,7 @@ class NbdGuidedFuzzSeedsTest
             new int[] {30}, allCommands()));
         seeds.put("closed-while-resuming", requestSeed(2, 3, NbdRequestDecoderFuzzHarness.RESUME_AND_CLOSE_AT_ONCE,
             new int[] {30}, allCommands()));
-        check(NbdRequestDecoderGuidedFuzzTest.class, "decode", seeds);
+        FuzzInput.checkSeeds(NbdRequestDecoderGuidedFuzzTest.class, "decode", seeds);
     }
 
     @Test
@@ -76,7 +70,7 @@ class NbdGuidedFuzzSeedsTest
             clientFlags(FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES), concat(concat(
                 option(OPT_GO, info("nope", INFO_NAME)), option(OPT_STARTTLS, new byte[0])),
                 option(OPT_EXPORT_NAME, "nope".getBytes(StandardCharsets.UTF_8))))));
-        check(NbdHandshakeGuidedFuzzTest.class, "handshake", seeds);
+        FuzzInput.checkSeeds(NbdHandshakeGuidedFuzzTest.class, "handshake", seeds);
     }
 
     private static byte[] requestSeed(final int pauseEvery, final int resumeAfter, final int ending,
@@ -207,43 +201,5 @@ class NbdGuidedFuzzSeedsTest
         final byte[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
-    }
-
-    /** Compare the seeds with the committed files, or (re)write those files. */
-    private static void check(final Class<?> fuzzTest, final String method, final Map<String, byte[]> seeds)
-    {
-        final String dir = fuzzTest.getSimpleName() + "Inputs/" + method + "/";
-        if (WRITE)
-        {
-            final Path path = Path.of("src/test/resources", fuzzTest.getPackageName().replace('.', '/'), dir);
-            try
-            {
-                Files.createDirectories(path);
-                for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
-                {
-                    Files.write(path.resolve(seed.getKey()), seed.getValue());
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-            System.out.println("wrote " + seeds.size() + " seeds to " + path.toAbsolutePath());
-            return;
-        }
-        for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
-        {
-            try (InputStream in = fuzzTest.getResourceAsStream(dir + seed.getKey()))
-            {
-                assertNotNull(in, "seed " + dir + seed.getKey() + " is missing: regenerate the seeds (see the class " +
-                    "comment)");
-                assertArrayEquals(seed.getValue(), in.readAllBytes(), "seed " + dir + seed.getKey() + " is stale: " +
-                    "regenerate the seeds (see the class comment)");
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-        }
     }
 }

@@ -7,11 +7,6 @@ import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,7 +31,6 @@ import static org.junit.jupiter.api.Assertions.*;
 @Timeout(60)
 class GuidedFuzzSeedsTest
 {
-    private static final boolean WRITE = Boolean.getBoolean("mirra.fuzz.writeSeeds");
     private static final ByteBufAllocator ALLOC = ByteBufAllocator.DEFAULT;
 
     private final OutboundFrames frames = new OutboundFrames();
@@ -52,7 +46,7 @@ class GuidedFuzzSeedsTest
         seeds.put("valid-write-in-tiny-pieces", new FuzzInput.SeedWriter().cuts(1, 2, 3).stream(encode(List.of(
             frames.write(ALLOC, 2, 1, 1L << 20, 7, WRITE_FLAG_FLUSH, pattern(300, 4)),
             frames.write(ALLOC, 2, 2, (1L << 20) + 300, 7, 0, pattern(10, 5))))));
-        check(FrameDecoderDataGuidedFuzzTest.class, "decode", seeds);
+        FuzzInput.checkSeeds(FrameDecoderDataGuidedFuzzTest.class, "decode", seeds);
     }
 
     @Test
@@ -64,7 +58,7 @@ class GuidedFuzzSeedsTest
             new FuzzInput.SeedWriter().cuts(1).stream(encode(controlFrames())));
         seeds.put("valid-all-types-uneven-reads",
             new FuzzInput.SeedWriter().cuts(3, 24, 25, 100).stream(encode(controlFrames())));
-        check(FrameDecoderControlGuidedFuzzTest.class, "decode", seeds);
+        FuzzInput.checkSeeds(FrameDecoderControlGuidedFuzzTest.class, "decode", seeds);
     }
 
     @Test
@@ -91,7 +85,7 @@ class GuidedFuzzSeedsTest
             handshake(PEER, "other", STREAM_DATA, new byte[MAC_LENGTH], List.of())));
         seeds.put("refused-by-peer", handshakeSeed(ALPHA_CONNECTS_CONTROL, new int[0],
             encode(List.of(frames.refuse(ALLOC, REFUSE_VERSION_MISMATCH, "bravo speaks 2..3")))));
-        check(PeerHandshakeGuidedFuzzTest.class, "handshake", seeds);
+        FuzzInput.checkSeeds(PeerHandshakeGuidedFuzzTest.class, "handshake", seeds);
     }
 
     private static byte[] handshakeSeed(final int role, final int[] cuts, final byte[] stream)
@@ -164,43 +158,5 @@ class GuidedFuzzSeedsTest
             bytes[i] = (byte)(seed * 31 + i * 7);
         }
         return Unpooled.wrappedBuffer(bytes);
-    }
-
-    /** Compare the seeds with the committed files, or (re)write those files. */
-    static void check(final Class<?> fuzzTest, final String method, final Map<String, byte[]> seeds)
-    {
-        final String dir = fuzzTest.getSimpleName() + "Inputs/" + method + "/";
-        if (WRITE)
-        {
-            final Path path = Path.of("src/test/resources", fuzzTest.getPackageName().replace('.', '/'), dir);
-            try
-            {
-                Files.createDirectories(path);
-                for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
-                {
-                    Files.write(path.resolve(seed.getKey()), seed.getValue());
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-            System.out.println("wrote " + seeds.size() + " seeds to " + path.toAbsolutePath());
-            return;
-        }
-        for (final Map.Entry<String, byte[]> seed : seeds.entrySet())
-        {
-            try (InputStream in = fuzzTest.getResourceAsStream(dir + seed.getKey()))
-            {
-                assertNotNull(in, "seed " + dir + seed.getKey() + " is missing: regenerate the seeds (see the class " +
-                    "comment)");
-                assertArrayEquals(seed.getValue(), in.readAllBytes(), "seed " + dir + seed.getKey() + " is stale: " +
-                    "regenerate the seeds (see the class comment)");
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-        }
     }
 }
